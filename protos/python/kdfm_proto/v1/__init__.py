@@ -1,0 +1,1 @@
+"""kdfm.v1: AgentGateway service and the device reading messages."""
