@@ -47,6 +47,7 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy agent/kdfm_agent cloud/kdfm_cloud operator/kdfm_operator
+	MYPYPATH=tests $(BIN)/mypy tests/harness tests/conftest.py tests/harness_checks
 
 test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -1,0 +1,304 @@
+"""Mosquitto 2.0 for the dev stack: MQTT/TLS and WebSockets/TLS on loopback, dynamic security.
+
+Authentication and ACLs use the dynamic-security plugin, changed at runtime with
+`mosquitto_ctrl` over the TLS listener. A password file reloaded by SIGHUP was the alternative;
+it was not chosen because the reload is asynchronous (nothing tells us when it took effect),
+while `mosquitto_ctrl` returns only after the broker has applied the change.
+
+There is no plaintext listener. TLS 1.2 is the minimum on both listeners (`tls_version` is a
+minimum since Mosquitto 2.0). Mosquitto ignores a bind address on a WebSockets listener, so the
+WSS port is chosen free on every interface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import glob
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import ssl
+import subprocess
+import tempfile
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from kdfm_cloud.devstack.errors import CommandError, DevstackError, StartupError
+from kdfm_cloud.devstack.processes import (
+    Process,
+    free_port,
+    start_process,
+    stop_pid_file,
+    wait_until,
+    write_pid_file,
+)
+from kdfm_cloud.devstack.tls import make_server_tls
+
+DYNSEC_PLUGIN_GLOB = "/usr/lib/*/mosquitto_dynamic_security.so"
+STATE_FILE = "mosquitto.json"
+PID_FILE = "mosquitto.pid"
+
+
+@dataclass(frozen=True)
+class BrokerConfig:
+    """How to start the dev-stack Mosquitto."""
+
+    mosquitto: str = "/usr/sbin/mosquitto"
+    """The broker binary (Debian's mosquitto 2.0.x)."""
+
+    mosquitto_ctrl: str = "mosquitto_ctrl"
+    """The control client used to add and remove clients through the dynamic-security plugin."""
+
+    dynsec_plugin: str | None = None
+    """Path of mosquitto_dynamic_security.so; None finds it under /usr/lib/<triplet>/."""
+
+    host: str = "127.0.0.1"
+    """Address of the MQTT/TLS listener."""
+
+    mqtt_port: int = 0
+    """MQTT/TLS port; 0 picks a free one."""
+
+    wss_port: int = 0
+    """WebSockets/TLS port; 0 picks one free on every interface (Mosquitto binds it to all)."""
+
+    admin_user: str = "kdfm-admin"
+    """Dynamic-security admin account the launcher uses to manage clients."""
+
+    startup_timeout: float = 60.0
+    """Seconds to wait for both listeners to complete a TLS handshake."""
+
+
+@dataclass(frozen=True)
+class Broker:
+    """A running broker: where it listens, its CA, and the admin account to manage clients."""
+
+    host: str
+    mqtt_port: int
+    wss_port: int
+    ca_cert: Path
+    admin_user: str
+    admin_password: str
+    mosquitto_ctrl: str = "mosquitto_ctrl"
+
+    def tls_context(self) -> ssl.SSLContext:
+        """A client TLS context that trusts the broker's throwaway CA (TLS 1.2 or newer)."""
+        context = ssl.create_default_context(cafile=str(self.ca_cert))
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    def add_client(
+        self,
+        username: str,
+        password: str,
+        *,
+        publish: Sequence[str] = (),
+        subscribe: Sequence[str] = (),
+    ) -> None:
+        """Create a client allowed to publish to and subscribe to the given topic filters."""
+        role = _role_name(username)
+        self.ctrl("createRole", role)
+        for topic in publish:
+            self.ctrl("addRoleACL", role, "publishClientSend", topic, "allow")
+        for topic in subscribe:
+            self.ctrl("addRoleACL", role, "subscribePattern", topic, "allow")
+        self.ctrl("createClient", username, "-p", password)
+        self.ctrl("addClientRole", username, role)
+
+    def remove_client(self, username: str) -> None:
+        """Delete a client and its role; its open connections are dropped by the broker."""
+        self.ctrl("deleteClient", username)
+        self.ctrl("deleteRole", _role_name(username))
+
+    def ctrl(self, *command: str) -> str:
+        """Run one `mosquitto_ctrl dynsec` command as the admin; raise CommandError on failure."""
+        argv = [
+            self.mosquitto_ctrl,
+            "-h", self.host, "-p", str(self.mqtt_port),
+            "--cafile", str(self.ca_cert),
+            "-u", self.admin_user, "-P", self.admin_password,
+            "dynsec", *command,
+        ]
+        try:
+            result = subprocess.run(argv, check=False, capture_output=True, text=True,
+                                    timeout=30)
+        except subprocess.TimeoutExpired as err:
+            raise CommandError(f"mosquitto_ctrl dynsec {command[0]} timed out after 30 s") from err
+        output = (result.stdout + result.stderr).strip()
+        # mosquitto_ctrl 2.0.11 exits 0 even when the plugin rejects a command; it then prints
+        # "<command>: Error: <reason>" on stderr.
+        if result.returncode != 0 or "Error:" in result.stderr:
+            raise CommandError(f"mosquitto_ctrl dynsec {' '.join(command[:2])} failed: {output}")
+        return output
+
+    def save(self, path: Path) -> None:
+        """Write this broker's coordinates as JSON (for a later `load`)."""
+        data = asdict(self)
+        data["ca_cert"] = str(self.ca_cert)
+        path.write_text(json.dumps(data, indent=2) + "\n")
+        path.chmod(0o600)  # it holds the admin password
+
+    @classmethod
+    def load(cls, path: Path) -> Broker:
+        """Read a broker written by `save` (e.g. by a background `start`)."""
+        data = json.loads(path.read_text())
+        data["ca_cert"] = Path(data["ca_cert"])
+        return cls(**data)
+
+
+def _role_name(username: str) -> str:
+    return f"role-{username}"
+
+
+def find_dynsec_plugin() -> str:
+    """The dynamic-security plugin of the installed Mosquitto."""
+    matches = sorted(glob.glob(DYNSEC_PLUGIN_GLOB))
+    if not matches:
+        raise DevstackError(
+            f"mosquitto dynamic-security plugin not found ({DYNSEC_PLUGIN_GLOB}); "
+            "install the Debian package mosquitto"
+        )
+    return matches[0]
+
+
+def _config_text(config: BrokerConfig, *, plugin: str, work_dir: Path, mqtt_port: int,
+                 wss_port: int) -> str:
+    tls = "\n".join([
+        f"cafile {work_dir / 'tls' / 'ca.pem'}",
+        f"certfile {work_dir / 'tls' / 'server.pem'}",
+        f"keyfile {work_dir / 'tls' / 'server-key.pem'}",
+        "tls_version tlsv1.2",
+    ])
+    return f"""# Written by kdfm_cloud.devstack.mosquitto; regenerated on every start.
+# Stay the invoking user: as root Mosquitto would switch to `mosquitto`, which cannot read
+# the private key or write the dynamic-security file in this private directory.
+user {_current_user()}
+per_listener_settings false
+allow_anonymous false
+persistence false
+log_dest stderr
+log_type error
+log_type warning
+log_type notice
+log_type information
+connection_messages true
+plugin {plugin}
+plugin_opt_config_file {work_dir / 'dynamic-security.json'}
+
+listener {mqtt_port} {config.host}
+protocol mqtt
+{tls}
+
+listener {wss_port}
+protocol websockets
+{tls}
+"""
+
+
+def _current_user() -> str:
+    return pwd.getpwuid(os.getuid()).pw_name
+
+
+def _tls_handshake(host: str, port: int, context: ssl.SSLContext) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock, \
+                context.wrap_socket(sock, server_hostname=host):
+            return True
+    except OSError:
+        return False
+
+
+def _both_listeners_up(broker: Broker) -> bool:
+    context = broker.tls_context()
+    return (_tls_handshake(broker.host, broker.mqtt_port, context)
+            and _tls_handshake(broker.host, broker.wss_port, context))
+
+
+def _ctrl_binary(config: BrokerConfig) -> str:
+    found = shutil.which(config.mosquitto_ctrl)
+    if found is None:
+        raise DevstackError(f"{config.mosquitto_ctrl} not found; install mosquitto-clients")
+    return found
+
+
+def start_broker(config: BrokerConfig, work_dir: Path) -> tuple[Process, Broker]:
+    """Start Mosquitto with a fresh CA, fresh admin and no clients; the caller stops it.
+
+    Files (config, TLS material, dynamic-security JSON, mosquitto.log) go to `work_dir`.
+    """
+    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir.chmod(0o700)
+    ctrl = _ctrl_binary(config)
+    plugin = config.dynsec_plugin or find_dynsec_plugin()
+    tls = make_server_tls(work_dir / "tls")
+    admin_password = secrets.token_urlsafe(18)
+    dynsec_file = work_dir / "dynamic-security.json"
+    dynsec_file.unlink(missing_ok=True)
+    init = subprocess.run([ctrl, "dynsec", "init", str(dynsec_file), config.admin_user,
+                           admin_password], check=False, capture_output=True, text=True,
+                          timeout=30)
+    if init.returncode != 0:
+        raise StartupError(f"mosquitto_ctrl dynsec init failed: {init.stdout}{init.stderr}")
+    attempts = 1 if (config.mqtt_port and config.wss_port) else 3
+    for attempt in range(attempts):
+        mqtt_port = config.mqtt_port or free_port(config.host)
+        wss_port = config.wss_port or free_port("0.0.0.0")
+        conf = work_dir / "mosquitto.conf"
+        conf.write_text(_config_text(config, plugin=plugin, work_dir=work_dir,
+                                     mqtt_port=mqtt_port, wss_port=wss_port))
+        process = start_process("mosquitto", [config.mosquitto, "-c", str(conf)],
+                                log_path=work_dir / "mosquitto.log")
+        broker = Broker(host=config.host, mqtt_port=mqtt_port, wss_port=wss_port,
+                        ca_cert=tls.ca_cert, admin_user=config.admin_user,
+                        admin_password=admin_password, mosquitto_ctrl=ctrl)
+        try:
+            wait_until(
+                functools.partial(_both_listeners_up, broker),
+                timeout=config.startup_timeout, what=f"mosquitto on {config.host}:{mqtt_port}",
+                alive=process.alive, log_path=process.log_path,
+            )
+        except StartupError:
+            exited_early = not process.alive()
+            process.stop()
+            if exited_early and attempt + 1 < attempts:
+                continue  # most likely a port taken between free_port() and bind
+            raise
+        return process, broker
+    raise AssertionError("unreachable: the last attempt raises")
+
+
+@contextmanager
+def running_broker(
+    config: BrokerConfig | None = None, *, work_dir: Path | None = None
+) -> Iterator[Broker]:
+    """A Mosquitto broker for the duration of the block, always stopped afterwards."""
+    with contextlib.ExitStack() as stack:
+        if work_dir is None:
+            work_dir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kdfm-mqtt-")))
+        process, broker = start_broker(config or BrokerConfig(), work_dir)
+        try:
+            yield broker
+        finally:
+            process.stop()
+
+
+def start(config: BrokerConfig, state_dir: Path) -> Broker:
+    """Start a background broker (own session) recorded in `state_dir` for a later `stop`."""
+    if (state_dir / PID_FILE).exists():
+        raise DevstackError(f"a broker is already recorded in {state_dir / PID_FILE}; stop it")
+    process, broker = start_broker(config, state_dir)
+    write_pid_file(state_dir / PID_FILE, process.pid)
+    broker.save(state_dir / STATE_FILE)
+    return broker
+
+
+def stop(state_dir: Path) -> bool:
+    """Stop the background broker recorded in `state_dir`; False if none was running."""
+    stopped = stop_pid_file(state_dir / PID_FILE)
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+    return stopped
