@@ -1,2 +1,2 @@
-"""Sub-commands of kdfm-cloud: each module here defines `register(subparsers)`, which adds its parser
-and sets `func` (a callable taking the parsed arguments and returning the exit code)."""
+"""Sub-commands of kdfm-cloud: each module here defines `register(subparsers)`, which adds its
+parser and sets `func` (a callable taking the parsed arguments and returning the exit code)."""

@@ -55,6 +55,9 @@ def free_port_pair(host: str = "127.0.0.1") -> int:
 def port_is_free(host: str, port: int, *, kind: int = socket.SOCK_STREAM) -> bool:
     """Whether `port` on `host` can be bound right now."""
     with socket.socket(socket.AF_INET, kind) as sock:
+        # Servers set SO_REUSEADDR too: a port whose old connections sit in TIME_WAIT is free
+        # for them, and must look free here, or a restart on the same port waits a minute.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
         except OSError:

@@ -1,0 +1,1 @@
+"""The only modules that do I/O: Vault, the Kubernetes API and the broker's files."""

@@ -1,0 +1,61 @@
+"""What the handlers share: settings, the API connection, Vault clients and the clock."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from kdfm_operator.clients.kube import Connection, KubeClient
+from kdfm_operator.clients.vault import VaultClient
+from kdfm_operator.settings import OperatorSettings
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class OperatorContext:
+    """Built once by ``kdfm-operator run`` (or a test) and closed over by every handler."""
+
+    settings: OperatorSettings = field(default_factory=OperatorSettings)
+    connection: Connection | None = None
+    clock: Callable[[], datetime] = _utc_now
+    broker_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+
+    def kube(self) -> KubeClient:
+        """A client for the API server kopf logged in to."""
+        if self.connection is None:
+            raise RuntimeError("no API connection yet: the login handler has not run")
+        return KubeClient(self.connection)
+
+    def vault(self, address: str, token: str, ca_pem: str | None = None) -> VaultClient:
+        """A Vault client; a CA bundle from a Secret is written to a file because hvac wants one."""
+        verify: bool | str = True
+        if ca_pem:
+            fd, path = tempfile.mkstemp(prefix="kdfm-vault-ca-", suffix=".pem")
+            with os.fdopen(fd, "w") as handle:
+                handle.write(ca_pem)
+            verify = path
+        return VaultClient(address, token, timeout_s=self.settings.vault_timeout_s, verify=verify)
+
+    def operator_vault(self) -> VaultClient:
+        """The operator's own Vault client (tenant roles and policies)."""
+        token_file = self.settings.vault_token_file
+        if token_file is not None:
+            token = token_file.read_text(encoding="utf-8").strip()
+        else:
+            token = os.environ.get("VAULT_TOKEN", "")
+        if not token:
+            raise RuntimeError("no Vault token: set KDFM_OPERATOR_VAULT_TOKEN_FILE or VAULT_TOKEN")
+        return VaultClient(
+            self.settings.vault_address, token, timeout_s=self.settings.vault_timeout_s
+        )
+
+    def broker_lock(self, namespace: str, name: str) -> asyncio.Lock:
+        """One lock per broker: two tenants changing at once must not interleave its config."""
+        return self.broker_locks.setdefault((namespace, name), asyncio.Lock())

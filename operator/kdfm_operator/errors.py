@@ -1,0 +1,49 @@
+"""The operator's error tree: every error says whether retrying can help.
+
+Handlers translate these into ``kopf.TemporaryError(delay=...)`` or ``kopf.PermanentError`` in one
+place (``handlers/outcome.py``), so the retry decision is never made ad hoc.
+"""
+
+from __future__ import annotations
+
+
+class OperatorError(Exception):
+    """Base of every error the operator raises on purpose."""
+
+    retryable: bool = False
+
+
+class InvalidSpecError(OperatorError):
+    """The resource's spec cannot be acted on; retrying the same spec cannot help."""
+
+    retryable = False
+
+
+class VaultError(OperatorError):
+    """Vault refused or failed a request."""
+
+    retryable = True
+
+
+class VaultUnavailableError(VaultError):
+    """Vault is sealed, down or unreachable; the request may succeed later."""
+
+    retryable = True
+
+
+class VaultRefusedError(VaultError):
+    """Vault answered but refused the request (permission, bad role, CA expired)."""
+
+    retryable = False
+
+
+class DependencyNotReadyError(OperatorError):
+    """Something this resource needs (Secret, Broker, certificate) is missing or not ready."""
+
+    retryable = True
+
+
+class KubeApiError(OperatorError):
+    """The Kubernetes API answered with an error."""
+
+    retryable = True

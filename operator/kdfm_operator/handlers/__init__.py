@@ -1,0 +1,1 @@
+"""Thin kopf handlers per kind: read, plan, apply, report."""

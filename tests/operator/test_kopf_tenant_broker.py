@@ -1,0 +1,225 @@
+"""Tenant and Broker under kopf + kmock with real OpenBao: create, status, update, delete."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from kdfm_cloud.devstack.openbao import Vault
+from kdfm_operator.clients.vault import VaultClient
+
+pytestmark = [pytest.mark.vault, pytest.mark.e2e]
+NS = "fleet"
+API = "fleet.kdfm.io/v1alpha1"
+DPA = {"signedBy": "Erika Mustermann", "signedAt": "2026-03-02T09:15:00Z", "documentRef": "DPA-1"}
+
+
+def tenant(name: str, *, signed: bool) -> dict[str, Any]:
+    spec: dict[str, Any] = {
+        "displayName": name.title(),
+        "region": "eu-central",
+        "quotas": {"maxAgents": 3, "maxDevices": 100},
+        "brokerRef": {"name": "main"},
+    }
+    if signed:
+        spec["dataProcessingAgreement"] = DPA
+    return {
+        "apiVersion": API,
+        "kind": "Tenant",
+        "metadata": {"name": name, "namespace": NS},
+        "spec": spec,
+    }
+
+
+def broker_objects(vault: Vault) -> list[dict[str, Any]]:
+    return [
+        {
+            "apiVersion": "v1",
+            "kind": "Secret",
+            "metadata": {"name": "vault-token", "namespace": NS},
+            "data": {"token": base64.b64encode(vault.token.encode()).decode()},
+        },
+        {
+            "apiVersion": API,
+            "kind": "VaultCertificate",
+            "metadata": {"name": "main-cert", "namespace": NS},
+            "spec": {
+                "commonName": "mqtt.kdfm.test",
+                "dnsNames": ["mqtt.kdfm.test"],
+                "duration": "24h",
+                "issuer": {
+                    "vaultAddress": vault.addr,
+                    "pkiMount": vault.int_mount,
+                    "role": vault.role,
+                    "authRef": {"secretName": "vault-token"},
+                },
+                "secretName": "main-broker-tls",
+            },
+        },
+        {
+            "apiVersion": API,
+            "kind": "Broker",
+            "metadata": {"name": "main", "namespace": NS},
+            "spec": {"replicas": 2, "tlsCertificateRef": {"name": "main-cert"}},
+        },
+    ]
+
+
+def acl_of(secret: dict[str, Any] | None) -> str:
+    assert secret is not None
+    return base64.b64decode(secret["data"]["acl"]).decode()
+
+
+def test_tenant_and_broker_lifecycle(
+    vault: Vault,
+    tmp_path: Path,
+    operator_cluster: Callable[..., Any],
+    quick_settings: Callable[..., Any],
+) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text(vault.token)
+    settings = quick_settings(
+        vault_address=vault.addr, vault_token_file=token_file, vault_pki_mount=vault.int_mount
+    )
+    admin = VaultClient(vault.addr, vault.token, timeout_s=30)
+
+    async def scenario() -> None:
+        async with operator_cluster(settings) as k:
+            for obj in broker_objects(vault):
+                await k.kube.apply(obj)
+            await k.kube.apply(tenant("acme", signed=True))
+            await k.kube.apply(tenant("globex", signed=False))
+
+            async def ready(kind: str, name: str, status: str, reason: str) -> Any:
+                c = await k.condition(kind, NS, name)
+                return c if c and c["status"] == status and c["reason"] == reason else None
+
+            await k.wait_for("broker Ready", lambda: ready("Broker", "main", "True", "Reconciled"))
+            acme = await k.wait_for(
+                "acme Ready", lambda: ready("Tenant", "acme", "True", "Reconciled")
+            )
+            assert acme["observedGeneration"] == 1
+            pending = await k.wait_for(
+                "globex AgreementNotSigned",
+                lambda: ready("Tenant", "globex", "False", "AgreementNotSigned"),
+            )
+            assert "activation codes are refused" in pending["message"]
+            globex = await k.get("Tenant", NS, "globex")
+            assert globex["status"]["agreementSigned"] is False
+            acme_obj = await k.get("Tenant", NS, "acme")
+            assert acme_obj["status"]["topicNamespace"] == "kdfm/v1/acme/#"
+            assert "fleet.kdfm.io/cleanup" in acme_obj["metadata"]["finalizers"]
+
+            # Both tenants have their Vault role; only the signed one reaches the broker.
+            for name in ("acme", "globex"):
+                role = admin.read_role(vault.int_mount, f"kdfm-agent-{NS}-{name}")
+                assert role is not None and role["allowed_domains"] == [f"{name}.agents.kdfm.io"]
+            assert admin.read_policy(f"kdfm-tenant-{NS}-acme") is not None
+            acl = acl_of(await k.get("Secret", NS, "main-mosquitto-auth"))
+            assert "user acme\ntopic readwrite kdfm/v1/acme/#" in acl
+            assert "globex" not in acl
+            assert await k.get("Secret", NS, "globex-broker-credentials") is None
+            for kind in ("ConfigMap", "Deployment", "Service", "PodDisruptionBudget"):
+                obj = await k.get(
+                    kind, NS, "main-mosquitto" + ("-config" if kind == "ConfigMap" else "")
+                )
+                assert obj is not None, kind
+                assert obj["metadata"]["ownerReferences"][0]["name"] == "main"
+            dep = await k.get("Deployment", NS, "main-mosquitto")
+            volumes = {v["name"]: v for v in dep["spec"]["template"]["spec"]["volumes"]}
+            assert volumes["tls"]["secret"]["secretName"] == "main-broker-tls"
+            broker = await k.get("Broker", NS, "main")
+            assert broker["status"]["tenants"] == ["acme"]
+
+            # Update: globex signs; generation 2; it gets a credential and broker entries.
+            await k.kube.patch(
+                API, "Tenant", NS, "globex", {"spec": {"dataProcessingAgreement": DPA}}
+            )
+
+            async def signed() -> Any:
+                c = await ready("Tenant", "globex", "True", "Reconciled")
+                return c if c and c["observedGeneration"] == 2 else None
+
+            await k.wait_for("globex Ready at generation 2", signed)
+            acl = acl_of(await k.get("Secret", NS, "main-mosquitto-auth"))
+            assert "user globex\ntopic readwrite kdfm/v1/globex/#" in acl
+            assert await k.get("Secret", NS, "globex-broker-credentials") is not None
+
+            # Delete: the finalizer removes role, policy and broker entries, then releases.
+            await k.kube.delete(API, "Tenant", NS, "acme")
+
+            async def gone() -> bool:
+                return await k.get("Tenant", NS, "acme") is None
+
+            await k.wait_for("acme released", gone)
+            assert admin.read_role(vault.int_mount, f"kdfm-agent-{NS}-acme") is None
+            assert admin.read_policy(f"kdfm-tenant-{NS}-acme") is None
+            acl = acl_of(await k.get("Secret", NS, "main-mosquitto-auth"))
+            assert "acme" not in acl and "globex" in acl
+            # Clean the other tenant too (shared session Vault).
+            await k.kube.delete(API, "Tenant", NS, "globex")
+
+            async def globex_gone() -> bool:
+                return await k.get("Tenant", NS, "globex") is None
+
+            await k.wait_for("globex released", globex_gone)
+
+    asyncio.run(scenario())
+
+
+def test_skip_cleanup_annotation_releases_without_vault(
+    tmp_path: Path, operator_cluster: Callable[..., Any], quick_settings: Callable[..., Any]
+) -> None:
+    # Vault that never answers (nothing listens on this loopback port): the documented way out.
+    token_file = tmp_path / "token"
+    token_file.write_text("unused")
+    settings = quick_settings(
+        vault_address="http://127.0.0.1:9", vault_token_file=token_file, vault_timeout_s=1.0
+    )
+
+    async def scenario() -> None:
+        async with operator_cluster(settings) as k:
+            await k.kube.apply(tenant("orphan", signed=True))
+
+            async def unavailable() -> Any:
+                c = await k.condition("Tenant", NS, "orphan")
+                return c if c and c["reason"] == "VaultUnavailable" else None
+
+            cond = await k.wait_for("VaultUnavailable", unavailable)
+            assert cond["status"] == "False" and "unreachable" in cond["message"]
+            await k.kube.delete(API, "Tenant", NS, "orphan")
+
+            async def cleanup_retried() -> Any:
+                obj = await k.get("Tenant", NS, "orphan")
+                notes = (obj or {}).get("metadata", {}).get("annotations", {})
+                progress = [v for key, v in notes.items() if key.endswith("tenant_deleted")]
+                retried = progress and json.loads(progress[0]).get("retries", 0) >= 1
+                return obj if retried else None
+
+            # The finalizer holds the Tenant while Vault is away; kopf keeps retrying.
+            held = await k.wait_for("a retried cleanup", cleanup_retried)
+            assert held["metadata"]["deletionTimestamp"]
+            assert "unreachable" in next(
+                v
+                for key, v in held["metadata"]["annotations"].items()
+                if key.endswith("tenant_deleted")
+            )
+            await k.kube.patch(
+                API,
+                "Tenant",
+                NS,
+                "orphan",
+                {"metadata": {"annotations": {"fleet.kdfm.io/skip-cleanup": "true"}}},
+            )
+
+            async def gone() -> bool:
+                return await k.get("Tenant", NS, "orphan") is None
+
+            await k.wait_for("release with skip-cleanup", gone, limit_s=60)
+
+    asyncio.run(scenario())
