@@ -1,0 +1,174 @@
+"""`kdfm-agent read TARGET...`: read printers once and print what they report.
+
+Exit status: 0 when every device was read without error, 1 when any device reported an error,
+2 for invalid arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import json
+import sys
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from kdfm_agent import credentials as creds
+from kdfm_agent import model
+from kdfm_agent.collect import collect
+from kdfm_agent.errors import ConfigError, SnmpError
+from kdfm_agent.report import reading_to_json, reading_to_text
+from kdfm_agent.snmp import Backend, SessionSettings, open_session
+from kdfm_agent.snmp.session import SnmpSession
+from kdfm_agent.targets import (
+    DEFAULT_PORT,
+    SendGuard,
+    Target,
+    parse_target,
+    read_targets_file,
+    resolve,
+)
+
+
+def add_session_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options shaping each SNMP session (shared with `scan`)."""
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default UDP port (161)")
+    parser.add_argument("--timeout", type=float, default=5.0, metavar="S",
+                        help="seconds to wait for each reply (5)")  # fmt: skip
+    parser.add_argument("--retries", type=int, default=2, metavar="N",
+                        help="resends after a timeout (2)")  # fmt: skip
+    parser.add_argument("--concurrency", type=int, default=16, metavar="N",
+                        help="devices read at the same time (16)")  # fmt: skip
+    parser.add_argument("--backend", choices=[b.value for b in Backend], default="gufo",
+                        help="SNMP library (pysnmp is used anyway for v3 contexts)")  # fmt: skip
+
+
+def session_settings(args: argparse.Namespace) -> SessionSettings:
+    """`SessionSettings` from the parsed options."""
+    if args.concurrency < 1:
+        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
+    return SessionSettings(
+        timeout=args.timeout, retries=args.retries, backend=Backend(args.backend)
+    )
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("read", help="read printers once and print the readings")
+    parser.add_argument("targets", nargs="*", metavar="TARGET", help="host or host:port")
+    parser.add_argument("--targets-file", metavar="FILE", help="more targets, one a line")
+    creds.add_arguments(parser)
+    add_session_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="one JSON object per device per line")
+    parser.add_argument("--summary", action="store_true",
+                        help="end with `devices=N ok=K errors=E`")  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        texts = list(args.targets)
+        if args.targets_file:
+            texts += read_targets_file(args.targets_file)
+        if not texts:
+            raise ConfigError("no targets: give TARGET arguments or --targets-file")
+        targets = [parse_target(t, args.port) for t in texts]
+        credential_list = creds.from_arguments(args)
+        settings = session_settings(args)
+    except ConfigError as err:
+        print(f"kdfm-agent read: {err}", file=sys.stderr)
+        return 2
+    return asyncio.run(_read_all(targets, credential_list, settings, args))
+
+
+async def _read_all(
+    targets: list[Target],
+    credential_list: list[creds.Credential],
+    settings: SessionSettings,
+    args: argparse.Namespace,
+) -> int:
+    resolved: list[Target] = []
+    failures: list[model.Reading] = []
+    for target in targets:
+        try:
+            resolved.append(await resolve(target))
+        except ConfigError as err:
+            failures.append(_failed(target, "resolve", str(err)))
+    guard = SendGuard.for_targets(resolved)
+    semaphore = asyncio.Semaphore(args.concurrency)
+
+    async def one(target: Target) -> model.Reading:
+        async with semaphore:
+            return await read_one(target, credential_list, settings, guard)
+
+    counts = {"devices": 0, "ok": 0, "errors": 0}
+
+    def emit(reading: model.Reading) -> None:
+        counts["devices"] += 1
+        counts["errors" if reading.errors else "ok"] += 1
+        if args.json:
+            print(json.dumps(reading_to_json(reading), sort_keys=False), flush=True)
+        else:
+            print(reading_to_text(reading), flush=True)
+
+    for reading in failures:
+        emit(reading)
+    for finished in asyncio.as_completed([one(t) for t in resolved]):
+        emit(await finished)
+    if args.summary:
+        print(f"devices={counts['devices']} ok={counts['ok']} errors={counts['errors']}")
+    return 1 if counts["errors"] else 0
+
+
+async def read_one(
+    target: Target,
+    credential_list: list[creds.Credential],
+    settings: SessionSettings,
+    guard: SendGuard | None,
+) -> model.Reading:
+    """One device, trying the credentials in order until one answers."""
+    last: SnmpError | None = None
+    for credential in credential_list:
+        try:
+            async with open_session(target, credential, settings, guard=guard) as session:
+                reading = await collect(
+                    session,
+                    open_context=functools.partial(
+                        _context_session, target, credential, settings=settings, guard=guard
+                    ),
+                    hostname=target.host if target.host != target.address else None,
+                )
+        except SnmpError as err:
+            last = err
+            continue
+        if _answered(reading) or credential is credential_list[-1]:
+            return reading
+    code = last.code if last else "no_answer"
+    return _failed(target, code, str(last) if last else "no credential got an answer")
+
+
+def _answered(reading: model.Reading) -> bool:
+    # A wrong community is silently ignored by SNMP agents: no sysObjectID means "try the next".
+    return reading.identity.sys_object_id is not None
+
+
+def _context_session(
+    target: Target,
+    credential: creds.Credential,
+    context: str,
+    *,
+    settings: SessionSettings,
+    guard: SendGuard | None,
+) -> SnmpSession:
+    return open_session(target, credential.with_context(context), settings, guard=guard)
+
+
+def _failed(target: Target, code: str, message: str) -> model.Reading:
+    return model.Reading(
+        reading_id=str(uuid.uuid4()),
+        target=target.label,
+        collected_at=datetime.now(UTC),
+        errors=(model.DeviceError(code=code, message=message),),
+        address=target.address,
+    )

@@ -1,0 +1,153 @@
+"""Finding printers: expand scan specs, probe each address with the credentials in order.
+
+A device is a printer when it answers the Printer-MIB or hrPrinterTable, or when a profile
+claims its sysObjectID. The send guard is built from the expanded addresses minus the
+exclusions, so an excluded address is never sent a packet even by mistake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+
+from kdfm_agent import decode
+from kdfm_agent.credentials import Credential
+from kdfm_agent.errors import SnmpError, SnmpTimeoutError, SnmpWalkLimitError
+from kdfm_agent.profile import Profile, builtin_profiles, select
+from kdfm_agent.snmp import SessionSettings, open_session
+from kdfm_agent.snmp import printer_mib as mib
+from kdfm_agent.snmp.session import SnmpSession
+from kdfm_agent.targets import SendGuard, Target, expand_spec, parse_target, resolve
+
+PRINTER_EVIDENCE = (mib.PRINTER_MIB, mib.HR_PRINTER_TABLE)
+"""Printer-MIB and hrPrinterTable: any row under either means the device is a printer."""
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """What one address turned out to be."""
+
+    address: str
+    port: int
+    hostname: str | None = None
+    answered: bool = False
+    printer: bool = False
+    reason: str = "no_answer"
+    credential: str | None = None
+    sys_object_id: str | None = None
+    sys_descr: str | None = None
+    profile: str | None = None
+    error: str | None = None
+
+
+async def expand(specs: Iterable[str], excludes: Iterable[str], port: int) -> list[Target]:
+    """Every address the specs cover, hostnames resolved, exclusions removed, in order."""
+    excluded = {t.address for t in await _targets(excludes, port)}
+    seen: set[str] = set()
+    targets = []
+    for target in await _targets(specs, port):
+        if target.address in excluded or target.address in seen:
+            continue
+        assert target.address is not None  # _targets resolves every one
+        seen.add(target.address)
+        targets.append(target)
+    return targets
+
+
+async def _targets(specs: Iterable[str], port: int) -> list[Target]:
+    targets: list[Target] = []
+    for spec in specs:
+        addresses = expand_spec(spec)
+        if addresses is not None:
+            targets.extend(Target(str(a), port, str(a)) for a in addresses)
+        else:
+            targets.append(await resolve(parse_target(spec, port)))
+    return targets
+
+
+async def probe(
+    target: Target,
+    credentials: Iterable[Credential],
+    settings: SessionSettings,
+    guard: SendGuard,
+    profiles: Mapping[str, Profile] | None = None,
+) -> ScanResult:
+    """Try each credential until one answers; then decide whether the device is a printer."""
+    assert target.address is not None
+    hostname = None if _is_address(target.host) else target.host
+    last_error: str | None = None
+    for credential in credentials:
+        try:
+            async with open_session(target, credential, settings, guard=guard) as session:
+                system = await session.get_many([mib.SYS_OBJECT_ID, mib.SYS_DESCR])
+                if mib.SYS_OBJECT_ID not in system:
+                    continue
+                evidence = await _printer_evidence(session)
+        except SnmpTimeoutError as err:
+            last_error = str(err)  # wrong community or nobody there: try the next credential
+            continue
+        except SnmpError as err:
+            last_error = str(err)
+            continue
+        sys_object_id = decode.oid(system.get(mib.SYS_OBJECT_ID))
+        sys_descr = decode.text(system.get(mib.SYS_DESCR))
+        profile = select(profiles or builtin_profiles(), sys_object_id, sys_descr)
+        claimed = (
+            profile is not None
+            and sys_object_id is not None
+            and (profile.object_id_match(sys_object_id) > 0)
+        )
+        reason = evidence or ("profile_sys_object_id" if claimed else "not_a_printer")
+        return ScanResult(
+            address=target.address, port=target.port, hostname=hostname, answered=True,
+            printer=bool(evidence) or claimed, reason=reason, credential=credential.label,
+            sys_object_id=sys_object_id, sys_descr=sys_descr,
+            profile=profile.name if profile else None,
+        )  # fmt: skip
+    return ScanResult(address=target.address, port=target.port, hostname=hostname, error=last_error)
+
+
+async def _printer_evidence(session: SnmpSession) -> str | None:
+    for root in PRINTER_EVIDENCE:
+        try:
+            rows = await session.walk(root, max_rows=1)
+        except SnmpWalkLimitError:
+            rows = [("", None)]  # more than one row is evidence too
+        if rows:
+            return "printer_mib" if root == mib.PRINTER_MIB else "hr_printer"
+    return None
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
+
+
+async def scan(
+    targets: list[Target],
+    credentials: list[Credential],
+    settings: SessionSettings,
+    *,
+    concurrency: int = 64,
+    progress: Callable[[int, int], None] | None = None,
+) -> list[ScanResult]:
+    """Probe every target, at most `concurrency` at a time; results in target order."""
+    guard = SendGuard.for_targets(targets)
+    semaphore = asyncio.Semaphore(concurrency)
+    done = 0
+
+    async def one(target: Target) -> ScanResult:
+        nonlocal done
+        async with semaphore:
+            result = await probe(target, credentials, settings, guard)
+        done += 1
+        if progress is not None:
+            progress(done, len(targets))
+        return result
+
+    return list(await asyncio.gather(*(one(t) for t in targets)))

@@ -1,0 +1,161 @@
+"""The gufo-snmp 0.13 back end: fast and asyncio-native, but without retries or v3 context names.
+
+gufo raises a bare `TimeoutError` (also for ICMP port-unreachable), `NoSuchInstance`,
+`SnmpDecodeError` for bad BER and `SnmpAuthError` for USM failures; they are mapped to the agent's
+error tree here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from gufo.snmp import (
+    Aes128Key,
+    Aes192Key,
+    Aes256Key,
+    DesKey,
+    Md5Key,
+    NoSuchInstance,
+    Sha1Key,
+    Sha224Key,
+    Sha256Key,
+    Sha384Key,
+    Sha512Key,
+    SnmpAuthError,
+    SnmpDecodeError,
+    SnmpEncodeError,
+    SnmpError,
+    SnmpVersion,
+    User,
+)
+from gufo.snmp.aio.client import SnmpSession as GufoClient
+
+from kdfm_agent import errors
+from kdfm_agent.credentials import AuthProtocol, Community, PrivProtocol, UsmUser
+from kdfm_agent.credentials import SnmpVersion as Version
+from kdfm_agent.snmp.session import SnmpSession, SnmpValue
+
+_AUTH_KEYS: dict[AuthProtocol, Any] = {
+    AuthProtocol.MD5: Md5Key,
+    AuthProtocol.SHA: Sha1Key,
+    AuthProtocol.SHA224: Sha224Key,
+    AuthProtocol.SHA256: Sha256Key,
+    AuthProtocol.SHA384: Sha384Key,
+    AuthProtocol.SHA512: Sha512Key,
+}
+_PRIV_KEYS: dict[PrivProtocol, Any] = {
+    PrivProtocol.DES: DesKey,
+    PrivProtocol.AES128: Aes128Key,
+    PrivProtocol.AES192: Aes192Key,
+    PrivProtocol.AES256: Aes256Key,
+}
+
+
+def _user(credential: UsmUser) -> User:
+    auth = priv = None
+    if credential.auth_protocol is not None and credential.auth_key is not None:
+        auth = _AUTH_KEYS[credential.auth_protocol](credential.auth_key.encode())
+    if credential.priv_protocol is not None and credential.priv_key is not None:
+        priv = _PRIV_KEYS[credential.priv_protocol](credential.priv_key.encode())
+    return User(credential.user, auth_key=auth, priv_key=priv)
+
+
+class GufoSession(SnmpSession):
+    """`SnmpSession` on gufo-snmp."""
+
+    _client: GufoClient | None = None
+
+    def _new_client(self) -> GufoClient:
+        credential = self.credential
+        common: dict[str, Any] = {
+            "addr": self.address,
+            "port": self.target.port,
+            "timeout": self.settings.timeout,
+            "max_repetitions": self.settings.max_repetitions,
+        }
+        if isinstance(credential, Community):
+            version = SnmpVersion.v1 if credential.version is Version.V1 else SnmpVersion.v2c
+            return GufoClient(community=credential.community, version=version, **common)
+        if credential.context:
+            raise errors.ConfigError("gufo-snmp cannot read an SNMPv3 context; use pysnmp")
+        return GufoClient(user=_user(credential), version=SnmpVersion.v3, **common)
+
+    async def _open(self) -> None:
+        self._client = self._new_client()
+        # v3 engine discovery is a request like any other: retried, and its failures typed.
+        await self._retrying(self._refresh)
+
+    async def _refresh(self) -> None:
+        with self._mapped():
+            await self._live.refresh()
+
+    async def _close(self) -> None:
+        # gufo closes its socket when the client is garbage-collected; drop our reference.
+        self._client = None
+
+    @property
+    def _live(self) -> GufoClient:
+        if self._client is None:
+            raise errors.ConfigError("the SNMP session is used outside its `async with` block")
+        return self._client
+
+    async def _keep_v3_fresh(self) -> None:
+        idle = time.monotonic() - self._last_request
+        if isinstance(self.credential, UsmUser) and idle > self.settings.v3_refresh_after:
+            # gufo's v3 engine time goes stale after 150 s idle and the agent then drops requests.
+            self._last_request = time.monotonic()
+            await self._retrying(self._refresh)
+
+    async def _get_many_once(self, oids: list[str]) -> dict[str, SnmpValue]:
+        with self._mapped():
+            if len(oids) == 1:
+                try:
+                    return {oids[0]: await self._live.get(oids[0])}
+                except NoSuchInstance:
+                    return {}
+            return dict(await self._live.get_many(oids))
+
+    async def _walk_rows(self, oid: str) -> AsyncIterator[tuple[str, SnmpValue]]:
+        client = self._live
+        uses_bulk = isinstance(self.credential, UsmUser) or self.credential.version is Version.V2C
+        rows = client.getbulk(oid) if uses_bulk else client.getnext(oid)
+        while True:
+            try:
+                # A timed-out request left the iterator's position unchanged: calling again resends.
+                row = await self._retrying(lambda: self._next_row(rows))
+            except StopAsyncIteration:
+                return
+            yield row
+
+    async def _next_row(self, rows: AsyncIterator[tuple[str, SnmpValue]]) -> tuple[str, SnmpValue]:
+        with self._mapped():
+            return await rows.__anext__()
+
+    def _mapped(self) -> _ErrorMapper:
+        return _ErrorMapper(self.target.label)
+
+
+class _ErrorMapper:
+    """Translate gufo exceptions into the agent's tree; TimeoutError passes for the retry loop."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: object
+    ) -> None:
+        if exc is None or isinstance(exc, TimeoutError | StopAsyncIteration | NoSuchInstance):
+            return
+        if isinstance(exc, SnmpAuthError):
+            raise errors.SnmpAuthError(self._label, f"SNMPv3 authentication failed: {exc}") from exc
+        if isinstance(exc, SnmpDecodeError | SnmpEncodeError):
+            raise errors.SnmpMalformedReplyError(
+                self._label, f"the reply is not valid SNMP: {exc or type(exc).__name__}"
+            ) from exc
+        if isinstance(exc, SnmpError):
+            raise errors.SnmpError(self._label, f"SNMP request failed: {exc}") from exc

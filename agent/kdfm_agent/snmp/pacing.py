@@ -1,0 +1,155 @@
+"""How many devices are read at once: a limit that follows the round-trip time, not a constant.
+
+A fixed concurrency either wastes a fast site or floods a slow one: when the printers (or the
+agent's own CPU) are saturated, extra requests only queue, their replies come after the timeout,
+and the resends double the load (a resend storm). The limiter grows the number of devices in
+flight by one while requests come back about as fast as the fastest seen recently, and shrinks it
+when they slow down (queueing) or time out, the way TCP Vegas paces a connection.
+
+Sessions report each request's round trip through `observe_request`, which finds the limiter of
+the device being read in a context variable set by `slot()`: the session API stays unchanged and
+a session used outside a limiter reports to nobody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from kdfm_agent.errors import ConfigError
+
+
+@dataclass(frozen=True, slots=True)
+class PacingSettings:
+    """Bounds and sensitivity of the adaptive device concurrency."""
+
+    ceiling: int = 64
+    """Most devices read at the same time, whatever the round-trip times."""
+    floor: int = 2
+    """Fewest devices read at the same time, even when every request is slow."""
+    initial: int = 8
+    """Devices in flight before the first round trips are measured."""
+    queueing_factor: float = 2.0
+    """A smoothed round trip this many times the recent minimum means requests are queueing."""
+    window: int = 200
+    """Requests after which the minimum round trip is forgotten (the network may have changed)."""
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.floor <= self.initial <= self.ceiling:
+            raise ConfigError(
+                f"pacing needs 1 <= floor <= initial <= ceiling, got floor={self.floor}, "
+                f"initial={self.initial}, ceiling={self.ceiling}"
+            )
+        if self.queueing_factor <= 1.0:
+            raise ConfigError(f"queueing_factor must exceed 1, got {self.queueing_factor}")
+        if self.window < 1:
+            raise ConfigError(f"the pacing window must be at least 1, got {self.window}")
+
+
+_current: contextvars.ContextVar[AdaptiveLimiter | None] = contextvars.ContextVar(
+    "kdfm_pacing_limiter", default=None
+)
+
+
+def observe_request(seconds: float | None) -> None:
+    """Report one request's round trip (None: it timed out) to the limiter of this device."""
+    limiter = _current.get()
+    if limiter is None:
+        return
+    if seconds is None:
+        limiter.timed_out()
+    else:
+        limiter.observe(seconds)
+
+
+class AdaptiveLimiter:
+    """`async with limiter.slot():` around each device; the limit follows the round trips."""
+
+    def __init__(self, settings: PacingSettings | None = None, *, ceiling: int | None = None):
+        if settings is None:
+            base = PacingSettings()
+            top = ceiling if ceiling is not None else base.ceiling
+            settings = PacingSettings(
+                ceiling=top, floor=min(base.floor, top), initial=min(base.initial, top)
+            )
+        self.settings = settings
+        self.limit = float(settings.initial)
+        self.peak = 0
+        self._in_flight = 0
+        self._changed = asyncio.Condition()
+        self._min_rtt: float | None = None
+        self._next_min_rtt: float | None = None
+        self._smoothed: float | None = None
+        self._samples = 0
+        self._since_adjust = 0
+
+    @property
+    def in_flight(self) -> int:
+        """Devices being read now."""
+        return self._in_flight
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        """Wait for room under the limit, then hold one place while the body runs."""
+        async with self._changed:
+            await self._changed.wait_for(lambda: self._in_flight < int(self.limit))
+            self._in_flight += 1
+            self.peak = max(self.peak, self._in_flight)
+        token = _current.set(self)
+        try:
+            yield
+        finally:
+            _current.reset(token)
+            async with self._changed:
+                self._in_flight -= 1
+                self._changed.notify_all()
+
+    def observe(self, seconds: float) -> None:
+        """One request came back after `seconds`."""
+        settings = self.settings
+        self._samples += 1
+        # The minimum is kept over two overlapping windows so that it can rise again.
+        self._min_rtt = seconds if self._min_rtt is None else min(self._min_rtt, seconds)
+        self._next_min_rtt = (
+            seconds if self._next_min_rtt is None else min(self._next_min_rtt, seconds)
+        )
+        if self._samples % settings.window == 0:
+            self._min_rtt, self._next_min_rtt = self._next_min_rtt, None
+        self._smoothed = seconds if self._smoothed is None else 0.9 * self._smoothed + 0.1 * seconds
+        self._since_adjust += 1
+        if self._since_adjust < max(1, int(self.limit)):
+            return  # adjust about once per round of the devices in flight
+        self._since_adjust = 0
+        assert self._min_rtt is not None
+        if self._smoothed > settings.queueing_factor * self._min_rtt:
+            self._set_limit(self.limit * 0.9)
+        else:
+            self._set_limit(self.limit + 1)
+
+    def timed_out(self) -> None:
+        """A request got no reply in time: halve the limit (a lost reply is the loudest signal)."""
+        self._since_adjust = 0
+        self._set_limit(self.limit / 2)
+
+    def _set_limit(self, value: float) -> None:
+        before = int(self.limit)
+        self.limit = min(float(self.settings.ceiling), max(float(self.settings.floor), value))
+        if int(self.limit) > before:
+            self._wake()
+
+    def _wake(self) -> None:
+        # observe() runs inside a request, not under the condition's lock: wake waiters later.
+        async def notify() -> None:
+            async with self._changed:
+                self._changed.notify_all()
+
+        task = asyncio.get_running_loop().create_task(notify())
+        _pending.add(task)
+        task.add_done_callback(_pending.discard)
+
+
+_pending: set[asyncio.Task[None]] = set()
+"""Wake-up tasks in flight; referenced so the event loop does not drop them half-way."""
