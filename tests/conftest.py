@@ -12,6 +12,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
+from harness.fleet import SnmpFleet, running_fleet
 from harness.netns import Site, SitesUnavailable, check_namespaces_possible, site_network
 from harness.postgres import PostgresCluster, running_cluster
 from harness.snmpsim import SnmpSite, default_recordings_dir, running_site
@@ -20,6 +21,7 @@ from kdfm_cloud.devstack.openbao import OpenBaoConfig, OpenBaoServer, Vault, run
 
 FIXTURE_MARKERS = {
     "snmp_site": "snmp",
+    "snmp_fleet": "snmp",
     "mosquitto": "mqtt",
     "vault": "vault",
     "openbao_server": "vault",
@@ -53,6 +55,14 @@ def snmp_site(recordings_dir: Path, tmp_path_factory: pytest.TempPathFactory
     """snmpsim serving every recording (community = file stem) plus the default v3 users."""
     with running_site(recordings_dir, work_dir=tmp_path_factory.mktemp("snmpsim")) as site:
         yield site
+
+
+@pytest.fixture(scope="session")
+def snmp_fleet(recordings_dir: Path, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[SnmpFleet]:
+    """A realistic site: one printer per loopback address (127.77.0.1..), community `public`."""
+    with running_fleet(recordings_dir, work_dir=tmp_path_factory.mktemp("snmp-fleet")) as fleet:
+        yield fleet
 
 
 @pytest.fixture(scope="session")
