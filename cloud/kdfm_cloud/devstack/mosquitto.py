@@ -13,6 +13,7 @@ WSS port is chosen free on every interface.
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import glob
 import json
@@ -29,6 +30,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from cryptography import x509
+
 from kdfm_cloud.devstack.errors import CommandError, DevstackError, StartupError
 from kdfm_cloud.devstack.processes import (
     Process,
@@ -38,7 +41,7 @@ from kdfm_cloud.devstack.processes import (
     wait_until,
     write_pid_file,
 )
-from kdfm_cloud.devstack.tls import make_server_tls
+from kdfm_cloud.devstack.tls import ServerTls, make_server_tls
 
 DYNSEC_PLUGIN_GLOB = "/usr/lib/*/mosquitto_dynamic_security.so"
 STATE_FILE = "mosquitto.json"
@@ -70,6 +73,13 @@ class BrokerConfig:
     admin_user: str = "kdfm-admin"
     """Dynamic-security admin account the launcher uses to manage clients."""
 
+    agent_ca_file: str | None = None
+    """PEM bundle that signs agent certificates; set: an MQTT/TLS listener for agents that
+    requires a client certificate and takes its CN (the agent id) as the user name."""
+
+    agent_port: int = 0
+    """Port of the agents' certificate listener; 0 picks a free one (only with agent_ca_file)."""
+
     startup_timeout: float = 60.0
     """Seconds to wait for both listeners to complete a TLS handshake."""
 
@@ -85,6 +95,8 @@ class Broker:
     admin_user: str
     admin_password: str
     mosquitto_ctrl: str = "mosquitto_ctrl"
+    agent_port: int | None = None
+    """MQTT/TLS port where agents log in with their certificate (None: no such listener)."""
 
     def tls_context(self) -> ssl.SSLContext:
         """A client TLS context that trusts the broker's throwaway CA (TLS 1.2 or newer)."""
@@ -167,13 +179,24 @@ def find_dynsec_plugin() -> str:
 
 
 def _config_text(config: BrokerConfig, *, plugin: str, work_dir: Path, mqtt_port: int,
-                 wss_port: int) -> str:
+                 wss_port: int, agent_port: int | None = None) -> str:
     tls = "\n".join([
         f"cafile {work_dir / 'tls' / 'ca.pem'}",
         f"certfile {work_dir / 'tls' / 'server.pem'}",
         f"keyfile {work_dir / 'tls' / 'server-key.pem'}",
         "tls_version tlsv1.2",
     ])
+    agents = ""
+    if agent_port is not None and config.agent_ca_file:
+        # The dynamic-security client named like the CN carries the ACL; no password is asked.
+        agents = "\n".join([
+            "", f"listener {agent_port} {config.host}", "protocol mqtt",
+            f"cafile {config.agent_ca_file}",
+            f"certfile {work_dir / 'tls' / 'server.pem'}",
+            f"keyfile {work_dir / 'tls' / 'server-key.pem'}",
+            "tls_version tlsv1.2", "require_certificate true", "use_identity_as_username true",
+            "",
+        ])
     return f"""# Written by kdfm_cloud.devstack.mosquitto; regenerated on every start.
 # Stay the invoking user: as root Mosquitto would switch to `mosquitto`, which cannot read
 # the private key or write the dynamic-security file in this private directory.
@@ -197,7 +220,7 @@ protocol mqtt
 listener {wss_port}
 protocol websockets
 {tls}
-"""
+{agents}"""
 
 
 def _current_user() -> str:
@@ -226,16 +249,32 @@ def _ctrl_binary(config: BrokerConfig) -> str:
     return found
 
 
-def start_broker(config: BrokerConfig, work_dir: Path) -> tuple[Process, Broker]:
-    """Start Mosquitto with a fresh CA, fresh admin and no clients; the caller stops it.
+def _reusable_tls(directory: Path) -> ServerTls | None:
+    """The TLS material of an earlier start, when complete and valid for another hour."""
+    tls = ServerTls(ca_cert=directory / "ca.pem", cert=directory / "server.pem",
+                    key=directory / "server-key.pem")
+    try:
+        certificates = [x509.load_pem_x509_certificate(p.read_bytes())
+                        for p in (tls.ca_cert, tls.cert)]
+        tls.key.stat()
+    except (OSError, ValueError):
+        return None
+    soon = datetime.datetime.now(datetime.UTC) + datetime.timedelta(hours=1)
+    return tls if all(c.not_valid_after_utc > soon for c in certificates) else None
 
-    Files (config, TLS material, dynamic-security JSON, mosquitto.log) go to `work_dir`.
+
+def start_broker(config: BrokerConfig, work_dir: Path) -> tuple[Process, Broker]:
+    """Start Mosquitto with a fresh admin and no clients; the caller stops it.
+
+    Files (config, TLS material, dynamic-security JSON, mosquitto.log) go to `work_dir`. The
+    TLS material of an earlier start in the same `work_dir` is kept, so clients that trust the
+    broker's CA still trust a restarted broker; it is made new only when missing or expiring.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     work_dir.chmod(0o700)
     ctrl = _ctrl_binary(config)
     plugin = config.dynsec_plugin or find_dynsec_plugin()
-    tls = make_server_tls(work_dir / "tls")
+    tls = _reusable_tls(work_dir / "tls") or make_server_tls(work_dir / "tls")
     admin_password = secrets.token_urlsafe(18)
     dynsec_file = work_dir / "dynamic-security.json"
     dynsec_file.unlink(missing_ok=True)
@@ -248,14 +287,18 @@ def start_broker(config: BrokerConfig, work_dir: Path) -> tuple[Process, Broker]
     for attempt in range(attempts):
         mqtt_port = config.mqtt_port or free_port(config.host)
         wss_port = config.wss_port or free_port("0.0.0.0")
+        agent_port = (config.agent_port or free_port(config.host)) if config.agent_ca_file \
+            else None
         conf = work_dir / "mosquitto.conf"
         conf.write_text(_config_text(config, plugin=plugin, work_dir=work_dir,
-                                     mqtt_port=mqtt_port, wss_port=wss_port))
+                                     mqtt_port=mqtt_port, wss_port=wss_port,
+                                     agent_port=agent_port))
         process = start_process("mosquitto", [config.mosquitto, "-c", str(conf)],
                                 log_path=work_dir / "mosquitto.log")
         broker = Broker(host=config.host, mqtt_port=mqtt_port, wss_port=wss_port,
                         ca_cert=tls.ca_cert, admin_user=config.admin_user,
-                        admin_password=admin_password, mosquitto_ctrl=ctrl)
+                        admin_password=admin_password, mosquitto_ctrl=ctrl,
+                        agent_port=agent_port)
         try:
             wait_until(
                 functools.partial(_both_listeners_up, broker),

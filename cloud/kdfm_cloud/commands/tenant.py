@@ -1,0 +1,83 @@
+"""`kdfm-cloud tenant create NAME --region R [--dpa-signed-by WHO]` and `tenant sign-dpa`.
+
+A tenant lives in one EU region. Until its data-processing agreement is signed it gets no
+activation codes, so no agent of it can enrol.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from kdfm_cloud import identity
+from kdfm_cloud.commands.fleet import add_database_arguments
+from kdfm_cloud.endpoints import database_url
+from kdfm_cloud.errors import CloudError
+from kdfm_cloud.store import open_repository
+from kdfm_cloud.tenants import REGIONS, TenantRow
+
+
+def register(subparsers: Any) -> None:
+    """Add the `tenant` sub-command."""
+    parser = subparsers.add_parser("tenant", help="create tenants and record their DPA")
+    actions = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
+    create = actions.add_parser("create", help="create a tenant in an EU region")
+    create.add_argument("name")
+    create.add_argument("--region", required=True, choices=REGIONS,
+                        help="EU region that stores and processes the tenant's data")
+    create.add_argument("--dpa-signed-by", default=None,
+                        help="who signed the data-processing agreement (none: not signed yet)")
+    sign = actions.add_parser("sign-dpa", help="record the signed data-processing agreement")
+    sign.add_argument("name")
+    sign.add_argument("--by", required=True, help="who signed it")
+    show = actions.add_parser("show", help="show a tenant")
+    show.add_argument("name")
+    for sub in (create, sign, show):
+        add_database_arguments(sub)
+        sub.add_argument("--json", action="store_true", help="one JSON object")
+    parser.set_defaults(func=run)
+
+
+def _print(row: TenantRow, as_json: bool) -> None:
+    data = {"tenant": row.tenant, "region": row.region, "dpa_signed": row.dpa_signed,
+            "dpa_signed_by": row.dpa_signed_by,
+            "dpa_signed_at": row.dpa_signed_at.isoformat() if row.dpa_signed_at else None}
+    if as_json:
+        print(json.dumps(data))
+        return
+    for key, value in data.items():
+        print(f"{key:14} {value}")
+    if not row.dpa_signed:
+        print("no activation codes until the DPA is signed: kdfm-cloud tenant sign-dpa "
+              f"{row.tenant} --by WHO")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Exit 0 when done, 1 when refused (exists, unknown, invalid), 2 without a database."""
+    try:
+        repository = open_repository(database_url(args.database, args.state_dir))
+    except CloudError as err:
+        print(f"kdfm-cloud tenant: {err}", file=sys.stderr)
+        return 2
+    try:
+        trust = repository.trust
+        if args.action == "create":
+            identity.check_name("tenant", args.name)
+            row = trust.create_tenant(args.name, args.region, args.dpa_signed_by)
+        elif args.action == "sign-dpa":
+            row = trust.sign_dpa(args.name, args.by)
+        else:
+            found = trust.tenant(args.name)
+            if found is None:
+                print(f"kdfm-cloud tenant: no tenant {args.name!r}", file=sys.stderr)
+                return 1
+            row = found
+    except CloudError as err:
+        print(f"kdfm-cloud tenant {args.action}: {err}", file=sys.stderr)
+        return 1
+    finally:
+        repository.close()
+    _print(row, args.json)
+    return 0

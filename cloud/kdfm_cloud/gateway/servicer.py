@@ -1,0 +1,276 @@
+"""What each AgentGateway call does. Requests arrive as bytes and are parsed here, so that a
+malformed message is answered INVALID_ARGUMENT (grpc's own deserializer would say INTERNAL).
+
+Who calls is decided by the client certificate alone (kdfm_cloud.identity); the AgentRef in
+a request must name that same agent or the call is refused before anything is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
+
+import grpc
+from cryptography import x509
+from google.protobuf.message import DecodeError, Message
+from kdfm_proto.v1 import gateway_pb2
+
+from kdfm_cloud import identity
+from kdfm_cloud.agentbroker import AgentBroker, BrokerAdminError
+from kdfm_cloud.agentpki import AgentSigner, CsrError, check_csr
+from kdfm_cloud.errors import IdentityError
+from kdfm_cloud.gateway.validate import rejection
+from kdfm_cloud.settings import GatewaySettings
+from kdfm_cloud.store import AgentKey, Repository
+from kdfm_cloud.store.trust import EnrollLimits
+from kdfm_cloud.vaultpki import (
+    PkiRefusedError,
+    PkiUnavailableError,
+    SignedCertificate,
+    vault_serial,
+)
+
+log = logging.getLogger(__name__)
+
+SERVICE = "kdfm.v1.AgentGateway"
+_M = TypeVar("_M", bound=Message)
+ACTIVATION_REFUSED = "activation refused"
+"""The one answer to every refused code: unknown, expired, burned, used and wrong-tenant alike."""
+GATEWAY_METADATA = "kdfm-gateway"
+"""Initial metadata of an Enroll answer: the mutual-TLS address the agent dials from now on."""
+_OUTCOMES = {
+    gateway_pb2.TASK_OUTCOME_SUCCEEDED: "succeeded",
+    gateway_pb2.TASK_OUTCOME_FAILED: "failed",
+    gateway_pb2.TASK_OUTCOME_REJECTED: "rejected",
+}
+
+
+async def _abort(context: grpc.aio.ServicerContext[Any, Any], code: grpc.StatusCode,
+                 message: str) -> NoReturn:
+    await context.abort(code, message)
+    raise AssertionError("context.abort returned")  # grpc raises; this satisfies the type
+
+
+class GatewayServicer:
+    """The AgentGateway calls on a repository. Store calls run in worker threads."""
+
+    def __init__(self, repository: Repository, settings: GatewaySettings, *,
+                 signer: AgentSigner | None = None, broker: AgentBroker | None = None,
+                 advertise: str = "") -> None:
+        self._repository = repository
+        self._settings = settings
+        self._signer = signer
+        self._broker = broker
+        self.advertise = advertise or settings.enroll.advertise or settings.listen
+        """The mutual-TLS address told to enrolled agents (set once the port is bound)."""
+        enroll = settings.enroll
+        self._limits = EnrollLimits(per_code=enroll.max_failures_per_code,
+                                    per_source=enroll.max_failures_per_source,
+                                    source_window=timedelta(seconds=enroll.source_window_seconds))
+        self._ca_bundle: bytes | None = None
+
+    def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
+        """The generic handler to add to a grpc.aio server."""
+        def method(func: Any, response: type[Message]) -> grpc.RpcMethodHandler[Any, Any]:
+            return grpc.unary_unary_rpc_method_handler(
+                func, request_deserializer=None, response_serializer=response.SerializeToString)
+
+        return grpc.method_handlers_generic_handler(SERVICE, {
+            "Enroll": method(self.enroll, gateway_pb2.EnrollResponse),
+            "Poll": method(self.poll, gateway_pb2.PollResponse),
+            "UploadReadings": method(self.upload_readings, gateway_pb2.UploadReadingsResponse),
+            "ReportTaskResult": method(self.report_task_result,
+                                       gateway_pb2.ReportTaskResultResponse),
+            "RenewCertificate": method(self.renew_certificate, gateway_pb2.EnrollResponse),
+        })
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    @staticmethod
+    async def _parse(message: type[_M], data: bytes,
+                     context: grpc.aio.ServicerContext[Any, Any]) -> _M:
+        try:
+            return message.FromString(data)
+        except DecodeError as err:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         f"request is not a valid {message.DESCRIPTOR.full_name}: {err}")
+
+    async def _caller(self, context: grpc.aio.ServicerContext[Any, Any],
+                      ref: gateway_pb2.AgentRef) -> AgentKey:
+        certificates = list(context.auth_context().get("x509_pem_cert", ()))
+        if not certificates:
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED,
+                         "no client certificate: the gateway needs mutual TLS")
+        try:
+            agent = identity.agent_from_pem(certificates[0])
+        except IdentityError as err:
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, str(err))
+        serial = vault_serial(x509.load_pem_x509_certificate(certificates[0]).serial_number)
+        refusal = await asyncio.to_thread(self._repository.trust.refusal, agent, serial)
+        if refusal is not None:
+            log.warning("agent %s/%s refused: %s", agent.tenant, agent.agent_id, refusal)
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED,
+                         f"client certificate refused: {refusal}")
+        if (ref.tenant, ref.agent_id) != (agent.tenant, agent.agent_id):
+            log.warning("agent %s/%s sent AgentRef %s/%s: refused", agent.tenant,
+                        agent.agent_id, ref.tenant, ref.agent_id)
+            await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+                         f"AgentRef {ref.tenant!r}/{ref.agent_id!r} does not match the client "
+                         f"certificate ({agent.tenant!r}/{agent.agent_id!r})")
+        return agent
+
+    # -- calls ----------------------------------------------------------------------------
+
+    async def enroll(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
+                     ) -> gateway_pb2.EnrollResponse:
+        if self._signer is None:
+            await _abort(context, grpc.StatusCode.UNIMPLEMENTED,
+                         "enrolment is not configured on this gateway (vault.addr)")
+        request = await self._parse(gateway_pb2.EnrollRequest, data, context)
+        try:
+            check_csr(request.csr_pem)
+        except CsrError as err:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        trust = self._repository.trust
+        source = _source_address(context.peer())
+        claim = await asyncio.to_thread(trust.claim_code, request.activation_code, source,
+                                        self._limits)
+        if claim.tenant is None or claim.code_id is None:
+            # The reason goes to our log only; the caller learns nothing about the code.
+            log.warning("enrolment from %s refused: %s", source, claim.why)
+            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, ACTIVATION_REFUSED)
+        agent = AgentKey(claim.tenant, f"agent-{secrets.token_hex(8)}")
+        signed = await self._sign(agent, request.csr_pem, context, release=claim.code_id)
+        await asyncio.to_thread(trust.enrolled, claim.code_id, agent, request.hostname,
+                                signed.serial, signed.not_after)
+        if self._broker is not None:
+            try:
+                await self._broker.add(agent)
+            except BrokerAdminError as err:
+                # Enrolled all the same: without nudges the agent still polls.
+                log.error("agent %s/%s has no broker account: %s", agent.tenant,
+                          agent.agent_id, err)
+        log.info("agent %s/%s enrolled from %s (host %r), certificate %s until %s",
+                 agent.tenant, agent.agent_id, source, request.hostname[:64], signed.serial,
+                 signed.not_after.isoformat())
+        await context.send_initial_metadata(((GATEWAY_METADATA, self.advertise),))
+        return await self._answer(agent, signed)
+
+    async def renew_certificate(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
+                                ) -> gateway_pb2.EnrollResponse:
+        request = await self._parse(gateway_pb2.RenewCertificateRequest, data, context)
+        agent = await self._caller(context, request.agent)
+        if self._signer is None:
+            await _abort(context, grpc.StatusCode.UNIMPLEMENTED,
+                         "renewal is not configured on this gateway (vault.addr)")
+        try:
+            check_csr(request.csr_pem)
+        except CsrError as err:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
+        signed = await self._sign(agent, request.csr_pem, context)
+        await asyncio.to_thread(self._repository.trust.certificate_issued, agent, signed.serial,
+                                signed.not_after)
+        log.info("agent %s/%s renewed: certificate %s until %s", agent.tenant, agent.agent_id,
+                 signed.serial, signed.not_after.isoformat())
+        return await self._answer(agent, signed)
+
+    async def _sign(self, agent: AgentKey, csr_pem: bytes,
+                    context: grpc.aio.ServicerContext[Any, Any],
+                    release: str | None = None) -> SignedCertificate:
+        assert self._signer is not None
+        try:
+            return await self._signer.sign(agent, csr_pem)
+        except (PkiUnavailableError, PkiRefusedError) as err:
+            if release is not None:  # our failure, not the agent's: the code stays good
+                await asyncio.to_thread(self._repository.trust.release_code, release)
+            log.error("signing for agent %s/%s failed: %s", agent.tenant, agent.agent_id, err)
+            if isinstance(err, PkiUnavailableError):
+                await _abort(context, grpc.StatusCode.UNAVAILABLE,
+                             "the certificate authority is unavailable; try again later")
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         "the certificate authority refused to sign this request")
+
+    async def _answer(self, agent: AgentKey, signed: SignedCertificate
+                      ) -> gateway_pb2.EnrollResponse:
+        response = gateway_pb2.EnrollResponse(
+            agent=gateway_pb2.AgentRef(tenant=agent.tenant, agent_id=agent.agent_id),
+            certificate_pem=signed.certificate_pem, chain_pem=signed.chain_pem,
+            ca_bundle_pem=await self._bundle())
+        response.not_after.FromDatetime(signed.not_after.astimezone(UTC).replace(tzinfo=None))
+        return response
+
+    async def _bundle(self) -> bytes:
+        path = self._settings.enroll.ca_bundle_file
+        if self._ca_bundle is None and path:
+            self._ca_bundle = await asyncio.to_thread(Path(path).read_bytes)
+        return self._ca_bundle or b""
+
+    async def poll(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
+                   ) -> gateway_pb2.PollResponse:
+        request = await self._parse(gateway_pb2.PollRequest, data, context)
+        agent = await self._caller(context, request.agent)
+        await asyncio.to_thread(self._repository.record_poll, agent, request.agent_version,
+                                request.spooled_readings)
+        tasks = await asyncio.to_thread(self._repository.take_tasks, agent,
+                                        self._settings.max_tasks_per_poll)
+        config = await asyncio.to_thread(self._repository.config_if_changed, agent,
+                                         request.config_version)
+        response = gateway_pb2.PollResponse(
+            tasks=tasks, next_poll_seconds=self._settings.poll_interval_seconds)
+        if config is not None:
+            response.config.CopyFrom(config)
+        return response
+
+    async def upload_readings(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
+                              ) -> gateway_pb2.UploadReadingsResponse:
+        request = await self._parse(gateway_pb2.UploadReadingsRequest, data, context)
+        agent = await self._caller(context, request.agent)
+        limit = self._settings.max_readings_per_upload
+        if len(request.readings) > limit:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         f"{len(request.readings)} readings in one upload; at most {limit}")
+        response = gateway_pb2.UploadReadingsResponse()
+        valid = []
+        for reading in request.readings:
+            reason = rejection(reading)
+            if reason is None:
+                valid.append(reading)
+            else:
+                response.rejected.add(reading_id=reading.reading_id, reason=reason)
+        if valid:
+            outcome = await asyncio.to_thread(self._repository.store_readings, agent, valid,
+                                              datetime.now(UTC))
+            response.acknowledged.extend(outcome.acknowledged)
+            log.info("agent %s/%s: %d readings stored, %d replayed, %d rejected",
+                     agent.tenant, agent.agent_id, len(outcome.stored), len(outcome.replayed),
+                     len(response.rejected))
+        return response
+
+    async def report_task_result(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
+                                 ) -> gateway_pb2.ReportTaskResultResponse:
+        request = await self._parse(gateway_pb2.ReportTaskResultRequest, data, context)
+        agent = await self._caller(context, request.agent)
+        outcome = _OUTCOMES.get(request.outcome)
+        if outcome is None:
+            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+                         "task outcome must be SUCCEEDED, FAILED or REJECTED")
+        found = await asyncio.to_thread(self._repository.finish_task, agent, request.task_id,
+                                        outcome, request.message)
+        if not found:
+            await _abort(context, grpc.StatusCode.NOT_FOUND,
+                         f"agent {agent.agent_id!r} has no task {request.task_id!r}")
+        return gateway_pb2.ReportTaskResultResponse()
+
+
+def _source_address(peer: str) -> str:
+    """The address part of grpc's peer string ("ipv4:127.0.0.1:5000", "ipv6:[::1]:5000")."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rpartition("]")[0].lstrip("[") or rest
+    if kind == "ipv4":
+        return rest.rpartition(":")[0] or rest
+    return peer

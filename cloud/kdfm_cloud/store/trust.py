@@ -1,0 +1,311 @@
+"""What the store keeps about trust: tenants' agreements, activation codes, failed enrolments,
+issued agent certificates and revocations. Every decision that must not race (claiming a
+one-time code, counting a failure) is one transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from kdfm_cloud import activation
+from kdfm_cloud.store import tables
+from kdfm_cloud.store.repository import AgentKey
+from kdfm_cloud.tenants import TenantRow, TrustError, check_region
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _must(value: datetime | None) -> datetime:
+    stamped = _utc(value)
+    if stamped is None:
+        raise TrustError("a required timestamp is missing in the store")
+    return stamped
+
+
+@dataclass(frozen=True, slots=True)
+class EnrollLimits:
+    """How many failed enrolments a code and a source address get."""
+
+    per_code: int = 5
+    """Failures that burn a code (the 5th)."""
+    per_source: int = 20
+    """Failures after which a source address is refused until its window has passed."""
+    source_window: timedelta = timedelta(hours=1)
+    """How long a source address's failures are remembered."""
+
+
+@dataclass(frozen=True, slots=True)
+class CodeRow:
+    """An activation code as stored (never the code itself)."""
+
+    code_id: str
+    tenant: str
+    created_at: datetime
+    expires_at: datetime
+    failures: int
+    burned_at: datetime | None
+    used_at: datetime | None
+    agent_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The outcome of presenting a code: the tenant it activates, or None (refused)."""
+
+    code_id: str | None
+    tenant: str | None
+    why: str
+    """For the gateway's log only; never sent to the caller."""
+
+
+class TrustRepository:
+    """Tenants, codes, certificates and revocations on the repository's engine."""
+
+    def __init__(self, engine: sa.Engine, insert: Any) -> None:
+        self._engine = engine
+        self._insert = insert
+
+    # -- tenants --------------------------------------------------------------------------
+
+    @staticmethod
+    def _tenant_row(row: Any) -> TenantRow:
+        return TenantRow(tenant=row.tenant, region=row.region, dpa_signed_by=row.dpa_signed_by,
+                         dpa_signed_at=_utc(row.dpa_signed_at),
+                         created_at=_must(row.created_at))
+
+    def tenant(self, name: str) -> TenantRow | None:
+        """The tenant, or None."""
+        t = tables.tenants
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(t).where(t.c.tenant == name)).first()
+        return None if row is None else self._tenant_row(row)
+
+    def create_tenant(self, name: str, region: str, dpa_signed_by: str | None,
+                      now: datetime | None = None) -> TenantRow:
+        """Create a tenant in an EU region; TrustError when it already exists with a region."""
+        check_region(region)
+        now = now or datetime.now(UTC)
+        t = tables.tenants
+        signed = {"dpa_signed_by": dpa_signed_by, "dpa_signed_at": now} if dpa_signed_by else {}
+        with self._engine.begin() as conn:
+            existing = conn.execute(sa.select(t).where(t.c.tenant == name)).first()
+            if existing is not None and existing.region is not None:
+                raise TrustError(f"tenant {name!r} exists already (region {existing.region})")
+            if existing is None:
+                conn.execute(t.insert().values(tenant=name, created_at=now, region=region,
+                                               **signed))
+            else:  # first seen through an agent before it was created on purpose
+                conn.execute(t.update().where(t.c.tenant == name).values(region=region,
+                                                                         **signed))
+            row = conn.execute(sa.select(t).where(t.c.tenant == name)).one()
+        return self._tenant_row(row)
+
+    def sign_dpa(self, name: str, signed_by: str, now: datetime | None = None) -> TenantRow:
+        """Record the tenant's signed data-processing agreement."""
+        if not signed_by.strip():
+            raise TrustError("the data-processing agreement needs the name of who signed it")
+        t = tables.tenants
+        with self._engine.begin() as conn:
+            done = conn.execute(t.update().where(t.c.tenant == name, t.c.region.is_not(None))
+                                .values(dpa_signed_by=signed_by,
+                                        dpa_signed_at=now or datetime.now(UTC)))
+            if not done.rowcount:
+                raise TrustError(f"no tenant {name!r}: create it with `kdfm-cloud tenant create`")
+            row = conn.execute(sa.select(t).where(t.c.tenant == name)).one()
+        return self._tenant_row(row)
+
+    # -- activation codes -----------------------------------------------------------------
+
+    def create_code(self, tenant: str, code: activation.NewCode, expires_at: datetime,
+                    now: datetime | None = None) -> None:
+        """Store a new code's hash; TrustError unless the tenant exists with a signed DPA."""
+        found = self.tenant(tenant)
+        if found is None or found.region is None:
+            raise TrustError(f"no tenant {tenant!r}: create it with `kdfm-cloud tenant create`")
+        if not found.dpa_signed:
+            raise TrustError(f"tenant {tenant!r} has not signed the data-processing agreement: "
+                             "no activation codes until `kdfm-cloud tenant sign-dpa`")
+        with self._engine.begin() as conn:
+            conn.execute(tables.activation_codes.insert().values(
+                code_id=code.code_id, tenant=tenant, code_hash=code.code_hash,
+                created_at=now or datetime.now(UTC), expires_at=expires_at, failures=0))
+
+    def code(self, code_id: str) -> CodeRow | None:
+        """A stored code by its id (for the CLI and tests)."""
+        c = tables.activation_codes
+        with self._engine.connect() as conn:
+            row = conn.execute(sa.select(c).where(c.c.code_id == code_id)).first()
+        if row is None:
+            return None
+        return CodeRow(code_id=row.code_id, tenant=row.tenant,
+                       created_at=_must(row.created_at), expires_at=_must(row.expires_at),
+                       failures=row.failures, burned_at=_utc(row.burned_at),
+                       used_at=_utc(row.used_at), agent_id=row.agent_id)
+
+    def source_failures(self, source: str) -> int:
+        """Failed enrolments remembered for a source address."""
+        s = tables.enroll_sources
+        with self._engine.connect() as conn:
+            return int(conn.scalar(sa.select(s.c.failures).where(s.c.source == source)) or 0)
+
+    def claim_code(self, code: str, source: str, limits: EnrollLimits,
+                   now: datetime | None = None) -> Claim:
+        """Take a one-time code for an enrolment, or count the failure (code and source).
+
+        A claimed code is marked used at once, so two racing enrolments cannot both win;
+        `release_code` gives it back when the certificate could not be issued.
+        """
+        now = now or datetime.now(UTC)
+        c, t = tables.activation_codes, tables.tenants
+        with self._engine.begin() as conn:
+            if self._source_blocked(conn, source, limits, now):
+                self._count_source(conn, source, limits, now)
+                return Claim(None, None, f"source {source} has too many failed enrolments")
+            code_id = activation.code_id_of(code)
+            row = None if code_id is None else conn.execute(
+                sa.select(c).where(c.c.code_id == code_id)).first()
+            if row is None:
+                self._count_source(conn, source, limits, now)
+                return Claim(None, None, "unknown or malformed code")
+            why = ""
+            if not activation.matches(code, row.code_hash):
+                why = "wrong secret"
+            elif row.burned_at is not None:
+                why = "burned code"
+            elif row.used_at is not None:
+                why = "code used before"
+            elif _must(row.expires_at) <= now:
+                why = "expired code"
+            else:
+                tenant = conn.execute(sa.select(t).where(t.c.tenant == row.tenant)).first()
+                if tenant is None or tenant.dpa_signed_at is None:
+                    why = "tenant missing or without a signed data-processing agreement"
+            if why:
+                failures = row.failures + 1
+                burn = {"burned_at": now} if failures >= limits.per_code and \
+                    row.burned_at is None else {}
+                conn.execute(c.update().where(c.c.code_id == row.code_id)
+                             .values(failures=failures, **burn))
+                self._count_source(conn, source, limits, now)
+                return Claim(row.code_id, None, why + (" (code burned now)" if burn else ""))
+            conn.execute(c.update().where(c.c.code_id == row.code_id, c.c.used_at.is_(None))
+                         .values(used_at=now))
+        return Claim(row.code_id, row.tenant, "claimed")
+
+    def release_code(self, code_id: str) -> None:
+        """Give a claimed code back (the enrolment failed on our side, not the agent's)."""
+        c = tables.activation_codes
+        with self._engine.begin() as conn:
+            conn.execute(c.update().where(c.c.code_id == code_id, c.c.agent_id.is_(None))
+                         .values(used_at=None))
+
+    @staticmethod
+    def _source_blocked(conn: sa.Connection, source: str, limits: EnrollLimits,
+                        now: datetime) -> bool:
+        s = tables.enroll_sources
+        row = conn.execute(sa.select(s).where(s.c.source == source)).first()
+        return bool(row is not None and _must(row.first_failure_at) > now - limits.source_window
+                    and row.failures >= limits.per_source)
+
+    def _count_source(self, conn: sa.Connection, source: str, limits: EnrollLimits,
+                      now: datetime) -> None:
+        s = tables.enroll_sources
+        row = conn.execute(sa.select(s).where(s.c.source == source)).first()
+        if row is None:
+            conn.execute(s.insert().values(source=source, failures=1, first_failure_at=now,
+                                           last_failure_at=now))
+        elif _must(row.first_failure_at) <= now - limits.source_window:
+            conn.execute(s.update().where(s.c.source == source).values(
+                failures=1, first_failure_at=now, last_failure_at=now))
+        else:
+            conn.execute(s.update().where(s.c.source == source).values(
+                failures=row.failures + 1, last_failure_at=now))
+
+    # -- agents and certificates ----------------------------------------------------------
+
+    def enrolled(self, code_id: str, agent: AgentKey, hostname: str, serial: str,
+                 not_after: datetime, *, now: datetime | None = None) -> None:
+        """Record a finished enrolment: the agent, its first certificate, the code's use."""
+        now = now or datetime.now(UTC)
+        with self._engine.begin() as conn:
+            conn.execute(self._insert(tables.agents).values(
+                tenant=agent.tenant, agent_id=agent.agent_id, config_version=0,
+                hostname=hostname[:256], enrolled_at=now).on_conflict_do_nothing())
+            conn.execute(tables.activation_codes.update()
+                         .where(tables.activation_codes.c.code_id == code_id)
+                         .values(agent_id=agent.agent_id))
+            self._certificate(conn, agent, serial, not_after, now)
+
+    def certificate_issued(self, agent: AgentKey, serial: str, not_after: datetime,
+                           now: datetime | None = None) -> None:
+        """Record a renewed certificate of an agent."""
+        with self._engine.begin() as conn:
+            self._certificate(conn, agent, serial, not_after, now or datetime.now(UTC))
+
+    @staticmethod
+    def _certificate(conn: sa.Connection, agent: AgentKey, serial: str, not_after: datetime,
+                     now: datetime) -> None:
+        conn.execute(tables.agent_certificates.insert().values(
+            serial=serial, tenant=agent.tenant, agent_id=agent.agent_id, issued_at=now,
+            not_after=not_after))
+
+    def refusal(self, agent: AgentKey, serial: str) -> str | None:
+        """Why the agent's certificate must be refused (revoked), or None."""
+        a, cert = tables.agents, tables.agent_certificates
+        with self._engine.connect() as conn:
+            revoked = conn.scalar(sa.select(a.c.revoked_at).where(
+                a.c.tenant == agent.tenant, a.c.agent_id == agent.agent_id))
+            if revoked is not None:
+                return f"agent {agent.agent_id} was revoked"
+            serial_revoked = conn.scalar(sa.select(cert.c.revoked_at).where(
+                cert.c.serial == serial))
+        if serial_revoked is not None:
+            return f"certificate {serial} was revoked"
+        return None
+
+    def find_agent(self, agent_id: str, tenant: str | None = None) -> AgentKey:
+        """The enrolled agent with this id (in this tenant); TrustError when none or several."""
+        a = tables.agents
+        query = sa.select(a.c.tenant, a.c.agent_id).where(a.c.agent_id == agent_id)
+        if tenant is not None:
+            query = query.where(a.c.tenant == tenant)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        if not rows:
+            raise TrustError(f"no agent {agent_id!r}" + (f" in tenant {tenant!r}" if tenant
+                                                         else ""))
+        if len(rows) > 1:
+            raise TrustError(f"agent id {agent_id!r} exists in tenants "
+                             f"{', '.join(r.tenant for r in rows)}: say which with --tenant")
+        return AgentKey(rows[0].tenant, rows[0].agent_id)
+
+    def revoke(self, agent: AgentKey, now: datetime | None = None) -> list[str]:
+        """Mark the agent and every certificate it was issued revoked; answers the serials."""
+        now = now or datetime.now(UTC)
+        a, cert = tables.agents, tables.agent_certificates
+        with self._engine.begin() as conn:
+            conn.execute(a.update().where(a.c.tenant == agent.tenant,
+                                          a.c.agent_id == agent.agent_id,
+                                          a.c.revoked_at.is_(None)).values(revoked_at=now))
+            conn.execute(cert.update().where(cert.c.tenant == agent.tenant,
+                                             cert.c.agent_id == agent.agent_id,
+                                             cert.c.revoked_at.is_(None))
+                         .values(revoked_at=now))
+            return list(conn.scalars(sa.select(cert.c.serial).where(
+                cert.c.tenant == agent.tenant, cert.c.agent_id == agent.agent_id)))
+
+    def serials(self, agent: AgentKey) -> list[str]:
+        """Serials of every certificate issued to the agent, oldest first."""
+        cert = tables.agent_certificates
+        with self._engine.connect() as conn:
+            return list(conn.scalars(sa.select(cert.c.serial).where(
+                cert.c.tenant == agent.tenant, cert.c.agent_id == agent.agent_id)
+                .order_by(cert.c.issued_at)))

@@ -1,0 +1,184 @@
+"""The repository, the same cases on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime, timedelta
+
+import sqlalchemy as sa
+from kdfm_cloud.store import AgentKey, SqlRepository, open_repository, tables
+from kdfm_proto.v1 import gateway_pb2
+from kdfm_proto.v1 import reading_pb2 as pb
+
+from .conftest import MakeReading
+
+AGENT = AgentKey("tenant-a", "agent-1")
+NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
+
+
+def test_migrations_are_idempotent_and_reach_head(repository: SqlRepository,
+                                                  database_url: str) -> None:
+    again = open_repository(database_url)
+    try:
+        with again.engine.connect() as conn:
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
+    finally:
+        again.close()
+
+
+def test_a_replay_is_acknowledged_not_stored_twice(repository: SqlRepository,
+                                                   make_reading: MakeReading) -> None:
+    first, second = make_reading("r-1"), make_reading("r-2")
+    outcome = repository.store_readings(AGENT, [first, second], NOW)
+    assert outcome.stored == ("r-1", "r-2") and outcome.replayed == ()
+
+    replay = repository.store_readings(AGENT, [make_reading("r-3"), first], NOW)
+    assert replay.stored == ("r-3",)
+    assert replay.replayed == ("r-1",)
+    assert set(replay.acknowledged) == {"r-1", "r-3"}
+    assert sorted(repository.reading_ids()) == ["r-1", "r-2", "r-3"]
+
+
+def test_the_same_id_twice_in_one_batch_is_stored_once(repository: SqlRepository,
+                                                       make_reading: MakeReading) -> None:
+    outcome = repository.store_readings(AGENT, [make_reading("dup"), make_reading("dup")], NOW)
+    assert outcome.stored == ("dup",) and outcome.replayed == ("dup",)
+    assert repository.reading_ids() == ["dup"]
+
+
+def test_concurrent_replays_store_a_reading_once(repository: SqlRepository,
+                                                 make_reading: MakeReading) -> None:
+    batch = [make_reading(f"c-{i}") for i in range(20)]
+    errors: list[BaseException] = []
+
+    def upload() -> None:
+        try:
+            outcome = repository.store_readings(AGENT, batch, NOW)
+            assert set(outcome.acknowledged) == {r.reading_id for r in batch}
+        except BaseException as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=upload) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert errors == []
+    assert sorted(repository.reading_ids()) == sorted(r.reading_id for r in batch)
+
+
+def test_a_printer_that_changes_ip_stays_one_device(repository: SqlRepository,
+                                                    make_reading: MakeReading) -> None:
+    repository.store_readings(AGENT, [make_reading("a", address="10.0.0.5", collected_at=NOW)],
+                              NOW)
+    later = NOW + timedelta(minutes=5)
+    repository.store_readings(AGENT, [make_reading("b", address="10.0.0.99",
+                                                   collected_at=later)], later)
+    # An old reading replayed late must not move the device back to its old address.
+    repository.store_readings(AGENT, [make_reading("c", address="10.0.0.5",
+                                                   collected_at=NOW - timedelta(hours=1))], later)
+    devices = repository.devices()
+    assert len(devices) == 1
+    assert devices[0].address == "10.0.0.99"
+    assert devices[0].last_seen == later
+    assert devices[0].serial_number == "SN-1"
+    assert {r.device_id for r in repository.readings()} == {devices[0].device_id}
+
+
+def test_devices_are_keyed_by_serial_then_mac_and_per_tenant(repository: SqlRepository,
+                                                            make_reading: MakeReading) -> None:
+    other_tenant = AgentKey("tenant-b", "agent-9")
+    repository.store_readings(AGENT, [
+        make_reading("s1", serial="SN-1", mac="00:00:00:00:00:01"),
+        make_reading("s2", serial="SN-1", mac="00:00:00:00:00:02"),  # new network card
+        make_reading("m1", serial=None, mac="00:00:00:00:00:03", address="10.0.0.7"),
+        make_reading("m2", serial=None, mac="00:00:00:00:00:03", address="10.0.0.8"),
+    ], NOW)
+    repository.store_readings(other_tenant, [make_reading("x1", serial="SN-1")], NOW)
+    assert len(repository.devices("tenant-a")) == 2
+    assert len(repository.devices("tenant-b")) == 1
+    assert len(repository.devices()) == 3
+    # Reading ids are the agent's: the same id in another tenant is another reading.
+    repository.store_readings(other_tenant, [make_reading("s1")], NOW)
+    assert sorted(repository.reading_ids("tenant-b")) == ["s1", "x1"]
+
+
+def test_supplies_keep_the_typed_state_and_percent_only_when_known(
+        repository: SqlRepository, make_reading: MakeReading) -> None:
+    repository.store_readings(AGENT, [make_reading("old", collected_at=NOW)], NOW)
+    later = NOW + timedelta(minutes=5)
+    repository.store_readings(AGENT, [make_reading(
+        "new", collected_at=later, toner_state=pb.SUPPLY_STATE_SOME_REMAINING,
+        toner_percent=None)], later)
+    rows = {(s.kind, s.index): s for s in repository.supplies("tenant-a")}
+    assert set(rows) == {("supply", 1), ("tray", 1)}
+    toner = rows[("supply", 1)]
+    assert (toner.state, toner.percent, toner.collected_at) == ("some_remaining", None, later)
+    assert toner.colorant == "black"
+    assert (rows[("tray", 1)].state, rows[("tray", 1)].percent) == ("unknown", None)
+
+
+def test_alerts_of_the_latest_reading(repository: SqlRepository,
+                                      make_reading: MakeReading) -> None:
+    repository.store_readings(AGENT, [make_reading("old", collected_at=NOW, alert_code="jam")],
+                              NOW)
+    later = NOW + timedelta(minutes=5)
+    repository.store_readings(AGENT, [make_reading("new", collected_at=later)], later)
+    alerts = repository.alerts()
+    assert [(a.code, a.severity, a.group) for a in alerts] == [
+        ("tonerLow", "warning", "markerSupplies")]
+
+
+def test_the_reading_is_kept_as_protobuf_and_json(repository: SqlRepository,
+                                                  make_reading: MakeReading) -> None:
+    reading = make_reading("body")
+    repository.store_readings(AGENT, [reading], NOW)
+    with repository.engine.connect() as conn:
+        row = conn.execute(sa.select(tables.readings.c.reading_pb, tables.readings.c.reading_json)
+                           ).one()
+        counters = conn.execute(sa.select(tables.counters.c.name, tables.counters.c.value)
+                                .order_by(tables.counters.c.name)).all()
+    assert pb.Reading.FromString(row.reading_pb) == reading
+    assert json.loads(row.reading_json)["identity"]["serial_number"] == "SN-1"
+    assert [tuple(c) for c in counters] == [("mono", 12000), ("total", 12345)]
+
+
+def test_tasks_are_queued_per_agent_and_handed_out_once(repository: SqlRepository) -> None:
+    other = AgentKey("tenant-a", "agent-2")
+    first = repository.queue_task(AGENT, gateway_pb2.Task(read_now=gateway_pb2.ReadNow()))
+    second = repository.queue_task(AGENT, gateway_pb2.Task(
+        diagnostics=gateway_pb2.Diagnostics(target="10.0.0.5", kind="ping")))
+    repository.queue_task(other, gateway_pb2.Task(read_now=gateway_pb2.ReadNow()))
+
+    taken = repository.take_tasks(AGENT, limit=10)
+    assert [t.task_id for t in taken] == [first.task_id, second.task_id]
+    assert taken[1].WhichOneof("kind") == "diagnostics"
+    assert repository.take_tasks(AGENT, limit=10) == []
+    assert repository.task_state(first.task_id) == "delivered"
+
+    assert not repository.finish_task(other, first.task_id, "succeeded", "not mine")
+    assert repository.finish_task(AGENT, first.task_id, "succeeded", "read 3 devices")
+    assert repository.task_state(first.task_id) == "succeeded"
+    assert len(repository.take_tasks(other, limit=10)) == 1
+
+
+def test_configuration_versions(repository: SqlRepository) -> None:
+    assert repository.config_if_changed(AGENT, 0) is None
+    config = gateway_pb2.AgentConfig(targets=["10.0.0.0/24"],
+                                     schedule=gateway_pb2.Schedule(read_interval_seconds=600))
+    version = repository.set_config(AGENT, config)
+    assert version == 1
+    sent = repository.config_if_changed(AGENT, 0)
+    assert sent is not None and sent.version == 1 and list(sent.targets) == ["10.0.0.0/24"]
+    assert repository.config_if_changed(AGENT, 1) is None
+    assert repository.set_config(AGENT, config) == 2
+
+
+def test_polls_are_recorded(repository: SqlRepository) -> None:
+    repository.record_poll(AGENT, "0.1.0", spooled=7)
+    repository.record_poll(AGENT, "0.1.1", spooled=0)
+    with repository.engine.connect() as conn:
+        row = conn.execute(sa.select(tables.agents)).one()
+    assert (row.tenant, row.agent_id, row.agent_version, row.spooled_readings) == (
+        "tenant-a", "agent-1", "0.1.1", 0)
