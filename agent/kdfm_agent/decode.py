@@ -52,7 +52,9 @@ def text(value: SnmpValue) -> str | None:
             decoded = _unhex(decoded)
     else:
         decoded = str(value)
-    decoded = "".join(ch for ch in decoded if ch.isprintable() or ch == " ").strip()
+    if not decoded.isprintable():  # the common case, checked in C, needs no copy
+        decoded = "".join(ch for ch in decoded if ch.isprintable())
+    decoded = decoded.strip()
     return decoded or None
 
 

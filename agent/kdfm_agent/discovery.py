@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from kdfm_agent import decode
-from kdfm_agent.credentials import Credential
+from kdfm_agent.credentials import Community, Credential
 from kdfm_agent.errors import SnmpError, SnmpTimeoutError, SnmpWalkLimitError
 from kdfm_agent.profile import Profile, builtin_profiles, select
 from kdfm_agent.snmp import SessionSettings, open_session
 from kdfm_agent.snmp import printer_mib as mib
 from kdfm_agent.snmp.session import SnmpSession
+from kdfm_agent.snmp.sweep import SweepSettings, sweep
 from kdfm_agent.targets import SendGuard, Target, expand_spec, parse_target, resolve
 
 PRINTER_EVIDENCE = (mib.PRINTER_MIB, mib.HR_PRINTER_TABLE)
@@ -135,16 +136,50 @@ async def scan(
     *,
     concurrency: int = 64,
     progress: Callable[[int, int], None] | None = None,
+    sweep_settings: SweepSettings | None = None,
 ) -> list[ScanResult]:
-    """Probe every target, at most `concurrency` at a time; results in target order."""
+    """Probe every target, at most `concurrency` sessions at a time; results in target order.
+
+    Communities are tried first by a sweep (one socket, every address at once, `retries + 1`
+    datagrams per silent address); only addresses that answered, and SNMPv3 users for those no
+    community reached, get a session. So a silent address costs its probes and nothing more.
+    """
     guard = SendGuard.for_targets(targets)
+    sweep_settings = sweep_settings or SweepSettings(
+        timeout=settings.timeout, retries=settings.retries
+    )
+    answered_with: dict[tuple[str, int], Credential] = {}
+    for credential in credentials:
+        if not isinstance(credential, Community):
+            continue
+        by_port: dict[int, list[str]] = {}
+        for target in targets:
+            assert target.address is not None  # for_targets checked
+            if (target.address, target.port) not in answered_with:
+                by_port.setdefault(target.port, []).append(target.address)
+        for port, addresses in by_port.items():
+            replies = await sweep(addresses, credential, port, sweep_settings, guard)
+            for address in replies:
+                answered_with[(address, port)] = credential
+    users = [c for c in credentials if not isinstance(c, Community)]
     semaphore = asyncio.Semaphore(concurrency)
     done = 0
+    silent = (
+        f"no reply within {sweep_settings.timeout:g} s after {sweep_settings.retries + 1} tries"
+    )
 
     async def one(target: Target) -> ScanResult:
         nonlocal done
-        async with semaphore:
-            result = await probe(target, credentials, settings, guard)
+        assert target.address is not None
+        credential = answered_with.get((target.address, target.port))
+        to_try = [credential] if credential is not None else users
+        if to_try:
+            async with semaphore:
+                result = await probe(target, to_try, settings, guard)
+        else:
+            hostname = None if _is_address(target.host) else target.host
+            result = ScanResult(address=target.address, port=target.port, hostname=hostname,
+                                error=f"{target.label}: {silent}")  # fmt: skip
         done += 1
         if progress is not None:
             progress(done, len(targets))

@@ -17,6 +17,8 @@ from kdfm_proto.v1 import gateway_pb2, gateway_pb2_grpc
 from kdfm_agent import __version__, identity, lockout
 from kdfm_agent.errors import AgentError
 
+_UNSPECIFIED_HOSTS = ("", "0.0.0.0", "::", "[::]")
+
 # What the gateway answers when it will not activate with this code. It never says which of
 # "unknown", "expired" or "burned" applies, so all of them count the same.
 REFUSALS = frozenset({
@@ -74,11 +76,26 @@ async def enroll(request: EnrollRequest) -> identity.AgentRecord:
         except grpc.aio.AioRpcError as err:
             raise _classify(err, request.state_dir, request.gateway) from None
     record = identity.AgentRecord(agent_id=response.agent.agent_id, tenant=response.agent.tenant,
-                                  gateway=request.gateway)
+                                  gateway=mutual_tls_address(request.gateway, response.gateway),
+                                  enrolled_via=request.gateway)
     identity.save_identity(request.state_dir, record, key,
                            response.certificate_pem + response.chain_pem, response.ca_bundle_pem)
     lockout.clear(request.state_dir)
     return record
+
+
+def mutual_tls_address(enrolled_at: str, found: str) -> str:
+    """Where the gateway said to dial with the certificate; the enrolment address if it did not.
+
+    A gateway listening on every interface advertises 0.0.0.0: the host we reached it by is
+    the one that works, with the advertised port.
+    """
+    if not found:
+        return enrolled_at
+    host, _, port = found.rpartition(":")
+    if host in _UNSPECIFIED_HOSTS:
+        return f"{enrolled_at.rpartition(':')[0]}:{port}"
+    return found
 
 
 def _classify(err: grpc.aio.AioRpcError, state_dir: Path, gateway: str) -> AgentError:

@@ -5,6 +5,7 @@ Layout of the state directory (mode 0700):
     identity/agent.crt    client certificate signed by the tenant's PKI role, then its chain
     identity/ca.pem       what the agent trusts for the gateway and the broker
     identity/agent.json   agent id, tenant, gateway address
+    identity/next.key, next.crt   a renewed pair while it replaces the current one
 """
 
 from __future__ import annotations
@@ -37,6 +38,8 @@ class AgentRecord:
     agent_id: str
     tenant: str
     gateway: str
+    enrolled_via: str = ""
+    """The address enrolment went to (the gateway's enrolment port); empty: same as gateway."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +67,14 @@ class IdentityPaths:
     @property
     def record(self) -> Path:
         return self.root / "agent.json"
+
+    @property
+    def next_key(self) -> Path:
+        return self.root / "next.key"
+
+    @property
+    def next_certificate(self) -> Path:
+        return self.root / "next.crt"
 
 
 def write_private(path: Path, data: bytes) -> None:
@@ -114,9 +125,7 @@ def renewal_time(certificate: x509.Certificate) -> datetime:
     return start + timedelta(seconds=(end - start).total_seconds() * RENEW_AFTER_FRACTION)
 
 
-def save_identity(state_dir: Path, record: AgentRecord, key: ec.EllipticCurvePrivateKey,
-                  certificate_chain_pem: bytes, ca_bundle_pem: bytes) -> None:
-    """Store a newly issued identity. The key must match the certificate: checked before writing."""
+def _check_pair(key: ec.EllipticCurvePrivateKey, certificate_chain_pem: bytes) -> None:
     leaf = load_certificates(certificate_chain_pem)[0]
     ours = key.public_key().public_bytes(serialization.Encoding.DER,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -124,6 +133,12 @@ def save_identity(state_dir: Path, record: AgentRecord, key: ec.EllipticCurvePri
                                             serialization.PublicFormat.SubjectPublicKeyInfo)
     if ours != theirs:
         raise IdentityError("the certificate the gateway returned is not for this agent's key")
+
+
+def save_identity(state_dir: Path, record: AgentRecord, key: ec.EllipticCurvePrivateKey,
+                  certificate_chain_pem: bytes, ca_bundle_pem: bytes) -> None:
+    """Store a newly issued identity. The key must match the certificate: checked before writing."""
+    _check_pair(key, certificate_chain_pem)
     load_certificates(ca_bundle_pem)
     paths = IdentityPaths.of(state_dir)
     write_private(paths.key, key_pem(key))
@@ -150,14 +165,39 @@ class Identity:
         return cert.not_valid_before_utc <= moment < cert.not_valid_after_utc
 
 
+def save_renewed(state_dir: Path, key: ec.EllipticCurvePrivateKey,
+                 certificate_chain_pem: bytes, ca_bundle_pem: bytes) -> None:
+    """Replace key and certificate by a renewed pair without ever leaving a mismatched pair.
+
+    Both land as next.key and next.crt (each written atomically, the certificate last) before
+    either current file is replaced; a crash in between is finished by `load_identity`.
+    """
+    _check_pair(key, certificate_chain_pem)
+    load_certificates(ca_bundle_pem)
+    paths = IdentityPaths.of(state_dir)
+    write_private(paths.ca_bundle, ca_bundle_pem)
+    write_private(paths.next_key, key_pem(key))
+    write_private(paths.next_certificate, certificate_chain_pem)
+    _finish_renewal(paths)
+
+
+def _finish_renewal(paths: IdentityPaths) -> None:
+    # next.crt is written after next.key, so its presence means the pair is complete.
+    if paths.next_certificate.exists() and paths.next_key.exists():
+        os.replace(paths.next_key, paths.key)
+        os.replace(paths.next_certificate, paths.certificate)
+
+
 def load_identity(state_dir: Path) -> Identity | None:
     """The stored identity, or None when the agent has not enrolled."""
     paths = IdentityPaths.of(state_dir)
     if not paths.record.exists():
         return None
     try:
+        _finish_renewal(paths)
         raw = json.loads(paths.record.read_text())
-        record = AgentRecord(agent_id=raw["agent_id"], tenant=raw["tenant"], gateway=raw["gateway"])
+        record = AgentRecord(agent_id=raw["agent_id"], tenant=raw["tenant"], gateway=raw["gateway"],
+                             enrolled_via=raw.get("enrolled_via", ""))
         return Identity(record, paths.key.read_bytes(), paths.certificate.read_bytes(),
                         paths.ca_bundle.read_bytes())
     except (OSError, ValueError, KeyError) as err:
@@ -166,5 +206,6 @@ def load_identity(state_dir: Path) -> Identity | None:
 
 def remove_identity(state_dir: Path) -> None:
     paths = IdentityPaths.of(state_dir)
-    for path in (paths.key, paths.certificate, paths.ca_bundle, paths.record):
+    for path in (paths.key, paths.certificate, paths.ca_bundle, paths.record, paths.next_key,
+                 paths.next_certificate):
         path.unlink(missing_ok=True)

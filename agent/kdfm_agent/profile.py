@@ -111,6 +111,7 @@ class Profile:
         return any(re.search(p, sys_descr) for p in self.sys_descr_patterns)
 
 
+@cache
 def schema() -> dict[str, Any]:
     """The JSON schema every profile file must satisfy."""
     text = resources.files("kdfm_agent.profiles").joinpath("profile.schema.json").read_text()
@@ -118,10 +119,22 @@ def schema() -> dict[str, Any]:
     return loaded
 
 
+@cache
+def _validator() -> Any:
+    # `jsonschema.validate` checks the schema against its meta-schema on every call: building the
+    # validator once makes loading the built-in profiles ~10x cheaper at each agent start.
+    schema_document = schema()
+    validator_class = jsonschema.validators.validator_for(schema_document)
+    validator_class.check_schema(schema_document)
+    return validator_class(schema_document)
+
+
 def validate(document: Any, origin: str) -> dict[str, Any]:
     """`document` if it satisfies the schema, else `ProfileError` naming the file and the path."""
     try:
-        jsonschema.validate(document, schema())
+        error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
+        if error is not None:
+            raise error
     except jsonschema.ValidationError as err:
         where = "/".join(str(p) for p in err.absolute_path) or "(top)"
         raise ProfileError(f"profile {origin}: {where}: {err.message}") from err

@@ -132,6 +132,7 @@ class Runner:
         self._spooled = asyncio.Event()
         self._gateway_ok = asyncio.Event()
         self._pending_reads: list[str] = []
+        self._listener: NudgeListener | None = None
         self._targets = settings.read.targets
         self._read_interval = settings.read.interval_seconds
         self._credentials = [(c.name, c.credential()) for c in settings.read.credentials]
@@ -154,7 +155,7 @@ class Runner:
                 agent_version=__version__)
             async with client as gateway, contextlib.AsyncExitStack() as stack:
                 if settings.mqtt.host:
-                    await stack.enter_async_context(self._nudge_listener())
+                    self._listener = await stack.enter_async_context(self._nudge_listener())
                 log.info("agent %s/%s running: gateway %s, %d targets, spool %s (%d waiting)",
                          uplink.tenant, uplink.agent_id, uplink.address, len(self._targets),
                          settings.spool_path, len(spool))
@@ -241,6 +242,8 @@ class Runner:
                 continue
             await gateway.use_tls(ClientTls(renewed.ca_bundle_pem,
                                             renewed.certificate_chain_pem, renewed.key_pem))
+            if self._listener is not None:
+                self._listener.reload_certificate()
             log.info("certificate renewed: serial %x valid until %s, next renewal at %s",
                      renewed.certificate.serial_number,
                      renewed.certificate.not_valid_after_utc.isoformat(),

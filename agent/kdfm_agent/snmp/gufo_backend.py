@@ -30,6 +30,7 @@ from gufo.snmp import (
     SnmpVersion,
     User,
 )
+from gufo.snmp._fast import GetIter
 from gufo.snmp.aio.client import SnmpSession as GufoClient
 
 from kdfm_agent import errors
@@ -82,10 +83,29 @@ class GufoSession(SnmpSession):
             raise errors.ConfigError("gufo-snmp cannot read an SNMPv3 context; use pysnmp")
         return GufoClient(user=_user(credential), version=SnmpVersion.v3, **common)
 
+    _encrypted_reply_seen = False
+
     async def _open(self) -> None:
         self._client = self._new_client()
         # v3 engine discovery is a request like any other: retried, and its failures typed.
         await self._retrying(self._refresh)
+
+    def _timeout_error(self) -> errors.SnmpError:
+        credential = self.credential
+        if (
+            isinstance(credential, UsmUser)
+            and credential.priv_protocol is not None
+            and not self._encrypted_reply_seen
+        ):
+            # The engine answered discovery and the authenticated time sync, so the device is
+            # there and the auth key is right; an agent that cannot decrypt a request drops it
+            # in silence (RFC 3414 3.2 step 8 leaves the report optional). Say so, not "timeout".
+            return errors.SnmpAuthError(
+                self.target.label,
+                "SNMPv3 authentication failed: the agent answers engine discovery and the "
+                "authenticated time sync but no encrypted request: wrong privacy key or protocol",
+            )
+        return super()._timeout_error()
 
     async def _refresh(self) -> None:
         with self._mapped():
@@ -112,26 +132,66 @@ class GufoSession(SnmpSession):
         with self._mapped():
             if len(oids) == 1:
                 try:
-                    return {oids[0]: await self._live.get(oids[0])}
+                    value = await self._live.get(oids[0])
                 except NoSuchInstance:
+                    self._encrypted_reply_seen = True
                     return {}
-            return dict(await self._live.get_many(oids))
+                self._encrypted_reply_seen = True
+                return {oids[0]: value}
+            values = dict(await self._live.get_many(oids))
+            self._encrypted_reply_seen = True
+            return values
 
-    async def _walk_rows(self, oid: str) -> AsyncIterator[tuple[str, SnmpValue]]:
+    async def _walk_pages(
+        self, oid: str, bulk: bool, repetitions: int
+    ) -> AsyncIterator[list[tuple[str, SnmpValue]]]:
         client = self._live
-        uses_bulk = isinstance(self.credential, UsmUser) or self.credential.version is Version.V2C
-        rows = client.getbulk(oid) if uses_bulk else client.getnext(oid)
+        v1 = isinstance(self.credential, Community) and self.credential.version is Version.V1
+        if not bulk or v1:
+            rows = client.getnext(oid)
+            while True:
+                try:
+                    # A timed-out request left the iterator's position unchanged: calling again
+                    # resends it.
+                    row = await self._retrying(lambda: self._next_row(rows))
+                except StopAsyncIteration:
+                    return
+                yield [row]
+        # One retried request per page, not per row: gufo's own GETBULK iterator hides which
+        # rows cost a round trip, so its request/receive halves are driven here (gufo 0.13).
+        position = GetIter(oid, repetitions)
         while True:
             try:
-                # A timed-out request left the iterator's position unchanged: calling again resends.
-                row = await self._retrying(lambda: self._next_row(rows))
+                page = await self._retrying(lambda: self._bulk_page(client, position))
             except StopAsyncIteration:
+                return  # gufo: the reply held nothing but endOfMibView
+            rows_in_page: list[tuple[str, SnmpValue]] = []
+            for item in page:
+                if item is None:  # gufo marks the end of the MIB view
+                    break
+                rows_in_page.append(item)
+            if rows_in_page:
+                yield rows_in_page
+            if len(rows_in_page) < len(page) or not page:
                 return
-            yield row
+
+    async def _bulk_page(
+        self, client: GufoClient, position: GetIter
+    ) -> list[tuple[str, SnmpValue] | None]:
+        sock = client._sock
+        with self._mapped():
+            await client._send(lambda: sock.send_get_bulk(position))
+            page: list[tuple[str, SnmpValue] | None] = await client._recv(
+                lambda: sock.recv_get_bulk(position)
+            )
+        self._encrypted_reply_seen = True
+        return page
 
     async def _next_row(self, rows: AsyncIterator[tuple[str, SnmpValue]]) -> tuple[str, SnmpValue]:
         with self._mapped():
-            return await rows.__anext__()
+            row = await rows.__anext__()
+        self._encrypted_reply_seen = True
+        return row
 
     def _mapped(self) -> _ErrorMapper:
         return _ErrorMapper(self.target.label)

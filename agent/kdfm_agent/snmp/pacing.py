@@ -14,6 +14,7 @@ a session used outside a limiter reports to nobody.
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextvars
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -79,7 +80,9 @@ class AdaptiveLimiter:
         self.limit = float(settings.initial)
         self.peak = 0
         self._in_flight = 0
-        self._changed = asyncio.Condition()
+        # One future per waiting device, woken one at a time in arrival order: a Condition's
+        # notify_all would wake every waiter for each freed place (quadratic with 1000 devices).
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._min_rtt: float | None = None
         self._next_min_rtt: float | None = None
         self._smoothed: float | None = None
@@ -94,18 +97,35 @@ class AdaptiveLimiter:
     @asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         """Wait for room under the limit, then hold one place while the body runs."""
-        async with self._changed:
-            await self._changed.wait_for(lambda: self._in_flight < int(self.limit))
+        if self._in_flight >= int(self.limit) or self._waiters:
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters.append(waiter)
+            try:
+                await waiter  # _release_waiters counted us in before waking us
+            except BaseException:
+                if waiter.done() and not waiter.cancelled():
+                    self._in_flight -= 1  # woken and cancelled at once: give the place back
+                    self._release_waiters()
+                elif waiter in self._waiters:
+                    self._waiters.remove(waiter)
+                raise
+        else:
             self._in_flight += 1
-            self.peak = max(self.peak, self._in_flight)
+        self.peak = max(self.peak, self._in_flight)
         token = _current.set(self)
         try:
             yield
         finally:
             _current.reset(token)
-            async with self._changed:
-                self._in_flight -= 1
-                self._changed.notify_all()
+            self._in_flight -= 1
+            self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        while self._waiters and self._in_flight < int(self.limit):
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                self._in_flight += 1
+                waiter.set_result(None)
 
     def observe(self, seconds: float) -> None:
         """One request came back after `seconds`."""
@@ -135,21 +155,5 @@ class AdaptiveLimiter:
         self._set_limit(self.limit / 2)
 
     def _set_limit(self, value: float) -> None:
-        before = int(self.limit)
         self.limit = min(float(self.settings.ceiling), max(float(self.settings.floor), value))
-        if int(self.limit) > before:
-            self._wake()
-
-    def _wake(self) -> None:
-        # observe() runs inside a request, not under the condition's lock: wake waiters later.
-        async def notify() -> None:
-            async with self._changed:
-                self._changed.notify_all()
-
-        task = asyncio.get_running_loop().create_task(notify())
-        _pending.add(task)
-        task.add_done_callback(_pending.discard)
-
-
-_pending: set[asyncio.Task[None]] = set()
-"""Wake-up tasks in flight; referenced so the event loop does not drop them half-way."""
+        self._release_waiters()

@@ -160,9 +160,11 @@ class PysnmpSession(SnmpSession):
                 result[str(name)] = converted
         return result
 
-    async def _walk_rows(self, oid: str) -> AsyncIterator[tuple[str, SnmpValue]]:
+    async def _walk_pages(
+        self, oid: str, bulk: bool, repetitions: int
+    ) -> AsyncIterator[list[tuple[str, SnmpValue]]]:
         cursor = oid
-        use_bulk = self.credential.version is not SnmpVersion.V1
+        use_bulk = bulk and self.credential.version is not SnmpVersion.V1
         while True:
             start = cursor
             if use_bulk:
@@ -170,7 +172,7 @@ class PysnmpSession(SnmpSession):
                     self._request,
                     bulk_cmd,
                     0,
-                    self.settings.max_repetitions,
+                    repetitions,
                     ObjectType(ObjectIdentity(start)),
                 )
                 page = await self._retrying(request)
@@ -184,8 +186,13 @@ class PysnmpSession(SnmpSession):
                     return  # v1 end of MIB view
             if not page:
                 return
+            rows: list[tuple[str, SnmpValue]] = []
             for name, value in page:
                 if isinstance(value, rfc1905.EndOfMibView):
-                    return
+                    break
                 cursor = str(name)
-                yield cursor, plain(value)
+                rows.append((cursor, plain(value)))
+            if rows:
+                yield rows
+            if len(rows) < len(page):
+                return

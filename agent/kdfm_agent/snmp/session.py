@@ -13,11 +13,12 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Self, TypeVar
+from typing import NoReturn, Self, TypeVar
 
 from kdfm_agent.credentials import Credential
 from kdfm_agent.errors import (
     ConfigError,
+    SnmpError,
     SnmpTimeoutError,
     SnmpWalkLimitError,
     SnmpWalkLoopError,
@@ -123,8 +124,14 @@ class SnmpSession(abc.ABC):
         """One GET request; objects the device lacks are left out."""
 
     @abc.abstractmethod
-    def _walk_rows(self, oid: str) -> AsyncIterator[tuple[str, SnmpValue]]:
-        """Rows under `oid` in the order the device gives them, each request retried."""
+    def _walk_pages(
+        self, oid: str, bulk: bool, repetitions: int
+    ) -> AsyncIterator[list[tuple[str, SnmpValue]]]:
+        """Rows from `oid` on, one list per reply in the device's order, each request retried.
+
+        GETBULK asks `repetitions` rows a request; `bulk=False` walks with GETNEXT (one row a
+        request) even where GETBULK exists.
+        """
 
     async def get(self, oid: str) -> SnmpValue:
         """The value of one object, or None when the device does not have it."""
@@ -139,30 +146,64 @@ class SnmpSession(abc.ABC):
             result.update(await self._retrying(functools.partial(self._get_many_once, part)))
         return result
 
-    async def walk(self, oid: str, max_rows: int | None = None) -> list[tuple[str, SnmpValue]]:
-        """Every row under `oid`, in order; refuses to loop and to exceed `max_rows`."""
+    async def walk(
+        self,
+        oid: str,
+        max_rows: int | None = None,
+        *,
+        bulk: bool = True,
+        repetitions: int | None = None,
+    ) -> list[tuple[str, SnmpValue]]:
+        """Every row under `oid`, in order; refuses to loop and to exceed `max_rows`.
+
+        `bulk=False` is for firmware that answers GETBULK wrongly (a profile's `no_bulk` quirk);
+        `repetitions` overrides `settings.max_repetitions` for a subtree known to be large.
+        """
         root = oid.strip(".")
-        root_parts = oid_tuple(root)
+        prefix = root + "."
         limit = max_rows if max_rows is not None else self.settings.max_rows
+        page_rows = repetitions if repetitions is not None else self.settings.max_repetitions
+        if not 1 <= page_rows <= 1000:
+            raise ConfigError(f"GETBULK repetitions must be in 1..1000, got {page_rows}")
         rows: list[tuple[str, SnmpValue]] = []
-        previous = root_parts
-        async for row_oid, value in self._walk_rows(root):
-            parts = oid_tuple(row_oid)
-            if parts[: len(root_parts)] != root_parts:
+        previous = oid_tuple(root)
+        async for page in self._walk_pages(root, bulk, page_rows):
+            accepted: list[tuple[str, SnmpValue]] = []
+            finished = False
+            for raw_oid, value in page:
+                row_oid = raw_oid[1:] if raw_oid[:1] == "." else raw_oid
+                if not row_oid.startswith(prefix):
+                    finished = True
+                    break
+                accepted.append((row_oid, value))
+            if accepted:
+                # Each page must start after the previous one and end after its own start: that
+                # is what makes the walk finish. Checking every row (hundreds per device) as a
+                # tuple of ints would cost a fifth of a reading's CPU for no more safety.
+                first = tuple(map(int, accepted[0][0].split(".")))
+                last = tuple(map(int, accepted[-1][0].split("."))) if len(accepted) > 1 else first
+                if first <= previous:
+                    self._loop(root, previous, accepted[0][0])
+                if len(accepted) > 1 and last <= first:
+                    self._loop(root, first, accepted[-1][0])
+                if len(rows) + len(accepted) > limit:
+                    raise SnmpWalkLimitError(
+                        self.target.label,
+                        f"walk of {root} returned more than {limit} rows",
+                        oid=root,
+                    )
+                rows.extend(accepted)
+                previous = last
+            if finished:
                 break
-            if parts <= previous:
-                raise SnmpWalkLoopError(
-                    self.target.label,
-                    f"walk of {root} went from {'.'.join(map(str, previous))} back to {row_oid}",
-                    oid=row_oid,
-                )
-            if len(rows) >= limit:
-                raise SnmpWalkLimitError(
-                    self.target.label, f"walk of {root} returned more than {limit} rows", oid=root
-                )
-            rows.append((row_oid, value))
-            previous = parts
         return rows
+
+    def _loop(self, root: str, before: tuple[int, ...], row_oid: str) -> NoReturn:
+        raise SnmpWalkLoopError(
+            self.target.label,
+            f"walk of {root} went from {'.'.join(map(str, before))} back to {row_oid}",
+            oid=row_oid,
+        )
 
     async def _retrying(self, request: Callable[[], Awaitable[_T]]) -> _T:
         """Send `request` again after each timeout, `settings.retries` times; then give up."""
@@ -183,7 +224,11 @@ class SnmpSession(abc.ABC):
             self._answered = True
             observe_request(self._last_request - sent)
             return result
-        raise SnmpTimeoutError(
+        raise self._timeout_error()
+
+    def _timeout_error(self) -> SnmpError:
+        """The error for a request that got no reply after every retry."""
+        return SnmpTimeoutError(
             self.target.label,
             f"no reply within {self.settings.timeout:g} s after {self.settings.retries + 1} tries",
         )

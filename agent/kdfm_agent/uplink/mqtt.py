@@ -64,6 +64,7 @@ class NudgeListener:
         if cert_file:
             # A broker listener with use_identity_as_username takes the agent id from the CN.
             context.load_cert_chain(cert_file, key_file or None)
+        self._context, self._cert_file, self._key_file = context, cert_file, key_file
         client.tls_set_context(context)
         client.username_pw_set(settings.username or agent_id, password)
         client.will_set(self._status_topic, OFFLINE, qos=1, retain=True)
@@ -94,6 +95,14 @@ class NudgeListener:
             await asyncio.to_thread(info.wait_for_publish, 5.0)
         client.disconnect()
         await asyncio.to_thread(client.loop_stop)
+
+    def reload_certificate(self) -> None:
+        """Take up a renewed certificate for the next (re)connection.
+
+        The open connection stays: the broker checked the certificate at the handshake only.
+        """
+        if self._cert_file:
+            self._context.load_cert_chain(self._cert_file, self._key_file or None)
 
     # paho thread -> event loop
     def _call(self, func: Callable[..., Any], *args: Any) -> None:
