@@ -43,11 +43,12 @@ protos: install
 
 lint: install
 	$(BIN)/ruff check .
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/ansible-lint -q --profile production roles playbooks
 	$(BIN)/python scripts/gen_protos.py --check
 
 typecheck: install
 	$(BIN)/mypy agent/kdfm_agent cloud/kdfm_cloud operator/kdfm_operator
-	MYPYPATH=tests $(BIN)/mypy tests/harness tests/conftest.py tests/harness_checks
+	MYPYPATH=tests $(BIN)/mypy tests/harness tests/conftest.py tests/harness_checks tests/roles
 
 test: lint typecheck
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

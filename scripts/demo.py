@@ -4,7 +4,7 @@ up:   kdfm-cloud dev up -> simulated site (one printer per loopback address) -> 
       signed DPA -> one-time activation code -> ansible-playbook playbooks/deploy_dca.yml on
       inventories/demo (installs, enrolls and starts the agent) -> wait for the first uploads ->
       kdfm-cloud fleet devices / supplies.
-down: remove the agent (playbooks/remove_dca.yml), stop the site and the stack.
+down: remove the agent (playbooks/remove_dca.yml), stop the site and the stack, forget their state.
 
 Everything it starts lives under .kdfm/ (the stack in .kdfm/dev, the default state dir of
 `kdfm-cloud`, so `kdfm-cloud fleet devices` from the project root shows the demo fleet).
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -54,24 +55,31 @@ def fleet(*what: str, capture: bool = False) -> str:
     return run(BIN / "kdfm-cloud", "fleet", *what, "--state-dir", DEV, capture=capture)
 
 
-def wait_for_devices(expected: int) -> int:
+def fleet_json(what: str) -> list[dict[str, object]]:
+    out = fleet(what, "--tenant", TENANT, "--limit", "100000", "--json", capture=True)
+    return list(json.loads(out or "[]"))
+
+
+def wait_for_first_cycle(targets: int) -> int:
+    """Wait until a reading of every target arrived; answers how many readings did."""
     deadline = time.monotonic() + UPLOAD_TIMEOUT_SECONDS
-    seen = 0
+    readings = 0
     while time.monotonic() < deadline:
-        out = fleet("devices", "--tenant", TENANT, "--json", capture=True)
-        seen = len([line for line in out.splitlines() if line.strip()])
-        if seen >= expected:
-            return seen
-        print(f"   {seen}/{expected} printers uploaded so far ...", flush=True)
+        readings = len(fleet_json("readings"))
+        if readings >= targets:
+            break
+        print(f"   {readings}/{targets} readings uploaded so far ...", flush=True)
         time.sleep(5)
-    return seen
+    return readings
 
 
 def up() -> int:
-    if (DEV / "endpoints.json").exists() or (SITE / "site.json").exists():
+    if DEV.exists() or SITE.exists():
         say("a previous demo is still up: stopping it first")
         down()
     STATE.mkdir(exist_ok=True)
+    # The role builds a version's wheelhouse once; the demo must ship the tree as it is now.
+    shutil.rmtree(STATE / "wheelhouse", ignore_errors=True)
 
     say("cloud stack: OpenBao (PKI), Mosquitto (TLS + WSS), gateway on SQLite")
     run(BIN / "kdfm-cloud", "dev", "up", "--state-dir", DEV)
@@ -92,12 +100,15 @@ def up() -> int:
     code = out.strip().splitlines()[-1]
 
     say("rollout: ansible-playbook playbooks/deploy_dca.yml -i inventories/demo")
-    mqtt = endpoints["mqtt_wss"].removeprefix("wss://")
+    # Agents log in to the broker with their certificate on its MQTT/TLS agents' listener.
+    mqtt_host, _, mqtt_port = endpoints["mqtt_agents"].removeprefix("mqtts://").rpartition(":")
     variables = {
         "dca_agent_gateway": endpoints["gateway"],
-        "dca_agent_ca_bundle": endpoints["ca_bundle"],
+        "dca_agent_ca_bundle": Path(endpoints["ca_bundle"]).read_text(),
         "dca_agent_activation_code": code,
-        "dca_agent_mqtt_host": mqtt,
+        "dca_agent_mqtt_host": mqtt_host,
+        "dca_agent_mqtt_transport": "mqtts8883",
+        "dca_agent_mqtt_port": int(mqtt_port),
         "dca_agent_snmp_targets": targets,
         "dca_agent_read_interval_seconds": 60,
         "dca_agent_poll_interval_seconds": 30,
@@ -110,13 +121,16 @@ def up() -> int:
         "-e", f"@{DEMO_VARS}", env={"PATH": f"{BIN}:{os.environ.get('PATH', '')}"})
 
     say("waiting for the agent's first uploads")
-    seen = wait_for_devices(len(targets))
-    say(f"the demo fleet ({seen} of {len(targets)} printers): kdfm-cloud fleet devices")
+    readings = wait_for_first_cycle(len(targets))
+    devices = len(fleet_json("devices"))
+    # Devices are keyed by serial number (else MAC): two recordings of one printer are one device.
+    say(f"the demo fleet: {devices} printers from {readings} readings of {len(targets)} "
+        "addresses: kdfm-cloud fleet devices")
     fleet("devices", "--tenant", TENANT)
     say("supplies, typed (no made-up numbers): kdfm-cloud fleet supplies")
     fleet("supplies", "--tenant", TENANT)
     print("\nThe stack, the site and the agent keep running; `make demo-down` stops them.")
-    return 0 if seen == len(targets) else 1
+    return 0 if readings >= len(targets) else 1
 
 
 def down() -> int:
@@ -128,6 +142,9 @@ def down() -> int:
     run(BIN / "python", "-m", "harness.site", "down", "--state-dir", SITE, env=harness_env(),
         check=False)
     run(BIN / "kdfm-cloud", "dev", "down", "--state-dir", DEV, check=False)
+    # The next demo starts from an empty stack.
+    for state in (DEV, SITE):
+        shutil.rmtree(state, ignore_errors=True)
     return 0
 
 

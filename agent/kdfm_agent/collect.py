@@ -6,6 +6,7 @@ failure becomes a `DeviceError` in the reading (RFC 3805 devices are old and inv
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
@@ -345,6 +346,9 @@ def _colorant(from_table: str | None, description: str | None, profile: Profile)
 WASTE_TYPES = frozenset({4, 8, 14, 24, 26})
 """wasteToner, wasteInk, wasteWax, wasteWater, wastePaper: receptacles by definition."""
 
+WASTE_DESCRIPTION = re.compile(r"\b(waste|residual|collector)\b", re.IGNORECASE)
+"""Names of receptacles, for firmware that gives neither class nor type (Xerox AltaLink)."""
+
 
 def _supplies(device: _Device, profile: Profile) -> tuple[model.Supply, ...]:
     entry = mib.PRT_SUPPLIES_ENTRY
@@ -364,10 +368,13 @@ def _supplies(device: _Device, profile: Profile) -> tuple[model.Supply, ...]:
         class_number = decode.integer(columns[mib.SUPPLY_CLASS].get(index))
         supply_class = model.SupplyClass(class_number) if class_number in (1, 3, 4) else None
         type_number = decode.integer(columns[mib.SUPPLY_TYPE].get(index))
-        # prtMarkerSuppliesClass is mandatory, yet some firmware omits it; a waste type still
-        # tells that the level is the space left, not the supply left.
+        # prtMarkerSuppliesClass is mandatory, yet some firmware omits it; a waste type (or,
+        # with no type either, a waste name) still tells that the level is the space left.
         receptacle = supply_class is model.SupplyClass.RECEPTACLE or (
-            supply_class is None and type_number in WASTE_TYPES
+            supply_class is None and (
+                type_number in WASTE_TYPES
+                or (type_number is None and bool(WASTE_DESCRIPTION.search(description or "")))
+            )
         )
         level = decode.integer(columns[mib.SUPPLY_LEVEL].get(index))
         capacity = decode.integer(columns[mib.SUPPLY_MAX_CAPACITY].get(index))

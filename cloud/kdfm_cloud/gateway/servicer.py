@@ -40,8 +40,6 @@ SERVICE = "kdfm.v1.AgentGateway"
 _M = TypeVar("_M", bound=Message)
 ACTIVATION_REFUSED = "activation refused"
 """The one answer to every refused code: unknown, expired, burned, used and wrong-tenant alike."""
-GATEWAY_METADATA = "kdfm-gateway"
-"""Initial metadata of an Enroll answer: the mutual-TLS address the agent dials from now on."""
 _OUTCOMES = {
     gateway_pb2.TASK_OUTCOME_SUCCEEDED: "succeeded",
     gateway_pb2.TASK_OUTCOME_FAILED: "failed",
@@ -157,7 +155,6 @@ class GatewayServicer:
         log.info("agent %s/%s enrolled from %s (host %r), certificate %s until %s",
                  agent.tenant, agent.agent_id, source, request.hostname[:64], signed.serial,
                  signed.not_after.isoformat())
-        await context.send_initial_metadata(((GATEWAY_METADATA, self.advertise),))
         return await self._answer(agent, signed)
 
     async def renew_certificate(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
@@ -199,7 +196,7 @@ class GatewayServicer:
         response = gateway_pb2.EnrollResponse(
             agent=gateway_pb2.AgentRef(tenant=agent.tenant, agent_id=agent.agent_id),
             certificate_pem=signed.certificate_pem, chain_pem=signed.chain_pem,
-            ca_bundle_pem=await self._bundle())
+            ca_bundle_pem=await self._bundle(), gateway=self.advertise)
         response.not_after.FromDatetime(signed.not_after.astimezone(UTC).replace(tzinfo=None))
         return response
 

@@ -26,53 +26,53 @@ from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__
 from kdfm_proto.v1 import reading_pb2 as kdfm_dot_v1_dot_reading__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kdfm/v1/gateway.proto\x12\x07kdfm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15kdfm/v1/reading.proto\",\n\x08\x41gentRef\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"b\n\rEnrollRequest\x12\x17\n\x0f\x61\x63tivation_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\"\xa4\x01\n\x0e\x45nrollResponse\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x11\n\tchain_pem\x18\x03 \x01(\x0c\x12\x15\n\rca_bundle_pem\x18\x04 \x01(\x0c\x12-\n\tnot_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x17RenewCertificateRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\"x\n\x0bPollRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x15\n\ragent_version\x18\x02 \x01(\t\x12\x16\n\x0e\x63onfig_version\x18\x03 \x01(\x04\x12\x18\n\x10spooled_readings\x18\x04 \x01(\r\"!\n\x11SnmpCredentialRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x08Schedule\x12\x1d\n\x15read_interval_seconds\x18\x01 \x01(\r\x12!\n\x19\x64iscover_interval_seconds\x18\x02 \x01(\r\"\x99\x01\n\x0b\x41gentConfig\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x0f\n\x07targets\x18\x02 \x03(\t\x12\x12\n\nexclusions\x18\x03 \x03(\t\x12/\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x1a.kdfm.v1.SnmpCredentialRef\x12#\n\x08schedule\x18\x05 \x01(\x0b\x32\x11.kdfm.v1.Schedule\"\x1a\n\x07ReadNow\x12\x0f\n\x07targets\x18\x01 \x03(\t\"\x1e\n\x0b\x44iscoverNow\x12\x0f\n\x07targets\x18\x01 \x03(\t\"[\n\tWebAccess\x12\x16\n\x0e\x64\x65vice_address\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_port\x18\x02 \x01(\r\x12\r\n\x05relay\x18\x03 \x01(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\"+\n\x0b\x44iagnostics\x12\x0e\n\x06target\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"\xa9\x02\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x08read_now\x18\n \x01(\x0b\x32\x10.kdfm.v1.ReadNowH\x00\x12,\n\x0c\x64iscover_now\x18\x0b \x01(\x0b\x32\x14.kdfm.v1.DiscoverNowH\x00\x12-\n\rupdate_config\x18\x0c \x01(\x0b\x32\x14.kdfm.v1.AgentConfigH\x00\x12(\n\nweb_access\x18\r \x01(\x0b\x32\x12.kdfm.v1.WebAccessH\x00\x12+\n\x0b\x64iagnostics\x18\x0e \x01(\x0b\x32\x14.kdfm.v1.DiagnosticsH\x00\x42\x06\n\x04kind\"}\n\x0cPollResponse\x12\x1c\n\x05tasks\x18\x01 \x03(\x0b\x32\r.kdfm.v1.Task\x12\x19\n\x11next_poll_seconds\x18\x02 \x01(\r\x12)\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x14.kdfm.v1.AgentConfigH\x00\x88\x01\x01\x42\t\n\x07_config\"]\n\x15UploadReadingsRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\"\n\x08readings\x18\x02 \x03(\x0b\x32\x10.kdfm.v1.Reading\"5\n\x0fRejectedReading\x12\x12\n\nreading_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Z\n\x16UploadReadingsResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x03(\t\x12*\n\x08rejected\x18\x02 \x03(\x0b\x32\x18.kdfm.v1.RejectedReading\"\x84\x01\n\x17ReportTaskResultRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12%\n\x07outcome\x18\x03 \x01(\x0e\x32\x14.kdfm.v1.TaskOutcome\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x1a\n\x18ReportTaskResultResponse*{\n\x0bTaskOutcome\x12\x1c\n\x18TASK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16TASK_OUTCOME_SUCCEEDED\x10\x01\x12\x17\n\x13TASK_OUTCOME_FAILED\x10\x02\x12\x19\n\x15TASK_OUTCOME_REJECTED\x10\x03\x32\xf9\x02\n\x0c\x41gentGateway\x12\x39\n\x06\x45nroll\x12\x16.kdfm.v1.EnrollRequest\x1a\x17.kdfm.v1.EnrollResponse\x12\x33\n\x04Poll\x12\x14.kdfm.v1.PollRequest\x1a\x15.kdfm.v1.PollResponse\x12Q\n\x0eUploadReadings\x12\x1e.kdfm.v1.UploadReadingsRequest\x1a\x1f.kdfm.v1.UploadReadingsResponse\x12W\n\x10ReportTaskResult\x12 .kdfm.v1.ReportTaskResultRequest\x1a!.kdfm.v1.ReportTaskResultResponse\x12M\n\x10RenewCertificate\x12 .kdfm.v1.RenewCertificateRequest\x1a\x17.kdfm.v1.EnrollResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15kdfm/v1/gateway.proto\x12\x07kdfm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x15kdfm/v1/reading.proto\",\n\x08\x41gentRef\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x10\n\x08\x61gent_id\x18\x02 \x01(\t\"b\n\rEnrollRequest\x12\x17\n\x0f\x61\x63tivation_code\x18\x01 \x01(\t\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\x12\x10\n\x08hostname\x18\x03 \x01(\t\x12\x15\n\ragent_version\x18\x04 \x01(\t\"\xb5\x01\n\x0e\x45nrollResponse\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x17\n\x0f\x63\x65rtificate_pem\x18\x02 \x01(\x0c\x12\x11\n\tchain_pem\x18\x03 \x01(\x0c\x12\x15\n\rca_bundle_pem\x18\x04 \x01(\x0c\x12-\n\tnot_after\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0f\n\x07gateway\x18\x06 \x01(\t\"L\n\x17RenewCertificateRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x0f\n\x07\x63sr_pem\x18\x02 \x01(\x0c\"x\n\x0bPollRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x15\n\ragent_version\x18\x02 \x01(\t\x12\x16\n\x0e\x63onfig_version\x18\x03 \x01(\x04\x12\x18\n\x10spooled_readings\x18\x04 \x01(\r\"!\n\x11SnmpCredentialRef\x12\x0c\n\x04name\x18\x01 \x01(\t\"L\n\x08Schedule\x12\x1d\n\x15read_interval_seconds\x18\x01 \x01(\r\x12!\n\x19\x64iscover_interval_seconds\x18\x02 \x01(\r\"\x99\x01\n\x0b\x41gentConfig\x12\x0f\n\x07version\x18\x01 \x01(\x04\x12\x0f\n\x07targets\x18\x02 \x03(\t\x12\x12\n\nexclusions\x18\x03 \x03(\t\x12/\n\x0b\x63redentials\x18\x04 \x03(\x0b\x32\x1a.kdfm.v1.SnmpCredentialRef\x12#\n\x08schedule\x18\x05 \x01(\x0b\x32\x11.kdfm.v1.Schedule\"\x1a\n\x07ReadNow\x12\x0f\n\x07targets\x18\x01 \x03(\t\"\x1e\n\x0b\x44iscoverNow\x12\x0f\n\x07targets\x18\x01 \x03(\t\"[\n\tWebAccess\x12\x16\n\x0e\x64\x65vice_address\x18\x01 \x01(\t\x12\x13\n\x0b\x64\x65vice_port\x18\x02 \x01(\r\x12\r\n\x05relay\x18\x03 \x01(\t\x12\x12\n\nsession_id\x18\x04 \x01(\t\"+\n\x0b\x44iagnostics\x12\x0e\n\x06target\x18\x01 \x01(\t\x12\x0c\n\x04kind\x18\x02 \x01(\t\"\xa9\x02\n\x04Task\x12\x0f\n\x07task_id\x18\x01 \x01(\t\x12.\n\ncreated_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12$\n\x08read_now\x18\n \x01(\x0b\x32\x10.kdfm.v1.ReadNowH\x00\x12,\n\x0c\x64iscover_now\x18\x0b \x01(\x0b\x32\x14.kdfm.v1.DiscoverNowH\x00\x12-\n\rupdate_config\x18\x0c \x01(\x0b\x32\x14.kdfm.v1.AgentConfigH\x00\x12(\n\nweb_access\x18\r \x01(\x0b\x32\x12.kdfm.v1.WebAccessH\x00\x12+\n\x0b\x64iagnostics\x18\x0e \x01(\x0b\x32\x14.kdfm.v1.DiagnosticsH\x00\x42\x06\n\x04kind\"}\n\x0cPollResponse\x12\x1c\n\x05tasks\x18\x01 \x03(\x0b\x32\r.kdfm.v1.Task\x12\x19\n\x11next_poll_seconds\x18\x02 \x01(\r\x12)\n\x06\x63onfig\x18\x03 \x01(\x0b\x32\x14.kdfm.v1.AgentConfigH\x00\x88\x01\x01\x42\t\n\x07_config\"]\n\x15UploadReadingsRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\"\n\x08readings\x18\x02 \x03(\x0b\x32\x10.kdfm.v1.Reading\"5\n\x0fRejectedReading\x12\x12\n\nreading_id\x18\x01 \x01(\t\x12\x0e\n\x06reason\x18\x02 \x01(\t\"Z\n\x16UploadReadingsResponse\x12\x14\n\x0c\x61\x63knowledged\x18\x01 \x03(\t\x12*\n\x08rejected\x18\x02 \x03(\x0b\x32\x18.kdfm.v1.RejectedReading\"\x84\x01\n\x17ReportTaskResultRequest\x12 \n\x05\x61gent\x18\x01 \x01(\x0b\x32\x11.kdfm.v1.AgentRef\x12\x0f\n\x07task_id\x18\x02 \x01(\t\x12%\n\x07outcome\x18\x03 \x01(\x0e\x32\x14.kdfm.v1.TaskOutcome\x12\x0f\n\x07message\x18\x04 \x01(\t\"\x1a\n\x18ReportTaskResultResponse*{\n\x0bTaskOutcome\x12\x1c\n\x18TASK_OUTCOME_UNSPECIFIED\x10\x00\x12\x1a\n\x16TASK_OUTCOME_SUCCEEDED\x10\x01\x12\x17\n\x13TASK_OUTCOME_FAILED\x10\x02\x12\x19\n\x15TASK_OUTCOME_REJECTED\x10\x03\x32\xf9\x02\n\x0c\x41gentGateway\x12\x39\n\x06\x45nroll\x12\x16.kdfm.v1.EnrollRequest\x1a\x17.kdfm.v1.EnrollResponse\x12\x33\n\x04Poll\x12\x14.kdfm.v1.PollRequest\x1a\x15.kdfm.v1.PollResponse\x12Q\n\x0eUploadReadings\x12\x1e.kdfm.v1.UploadReadingsRequest\x1a\x1f.kdfm.v1.UploadReadingsResponse\x12W\n\x10ReportTaskResult\x12 .kdfm.v1.ReportTaskResultRequest\x1a!.kdfm.v1.ReportTaskResultResponse\x12M\n\x10RenewCertificate\x12 .kdfm.v1.RenewCertificateRequest\x1a\x17.kdfm.v1.EnrollResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'kdfm.v1.gateway_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_TASKOUTCOME']._serialized_start=1902
-  _globals['_TASKOUTCOME']._serialized_end=2025
+  _globals['_TASKOUTCOME']._serialized_start=1919
+  _globals['_TASKOUTCOME']._serialized_end=2042
   _globals['_AGENTREF']._serialized_start=90
   _globals['_AGENTREF']._serialized_end=134
   _globals['_ENROLLREQUEST']._serialized_start=136
   _globals['_ENROLLREQUEST']._serialized_end=234
   _globals['_ENROLLRESPONSE']._serialized_start=237
-  _globals['_ENROLLRESPONSE']._serialized_end=401
-  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=403
-  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=479
-  _globals['_POLLREQUEST']._serialized_start=481
-  _globals['_POLLREQUEST']._serialized_end=601
-  _globals['_SNMPCREDENTIALREF']._serialized_start=603
-  _globals['_SNMPCREDENTIALREF']._serialized_end=636
-  _globals['_SCHEDULE']._serialized_start=638
-  _globals['_SCHEDULE']._serialized_end=714
-  _globals['_AGENTCONFIG']._serialized_start=717
-  _globals['_AGENTCONFIG']._serialized_end=870
-  _globals['_READNOW']._serialized_start=872
-  _globals['_READNOW']._serialized_end=898
-  _globals['_DISCOVERNOW']._serialized_start=900
-  _globals['_DISCOVERNOW']._serialized_end=930
-  _globals['_WEBACCESS']._serialized_start=932
-  _globals['_WEBACCESS']._serialized_end=1023
-  _globals['_DIAGNOSTICS']._serialized_start=1025
-  _globals['_DIAGNOSTICS']._serialized_end=1068
-  _globals['_TASK']._serialized_start=1071
-  _globals['_TASK']._serialized_end=1368
-  _globals['_POLLRESPONSE']._serialized_start=1370
-  _globals['_POLLRESPONSE']._serialized_end=1495
-  _globals['_UPLOADREADINGSREQUEST']._serialized_start=1497
-  _globals['_UPLOADREADINGSREQUEST']._serialized_end=1590
-  _globals['_REJECTEDREADING']._serialized_start=1592
-  _globals['_REJECTEDREADING']._serialized_end=1645
-  _globals['_UPLOADREADINGSRESPONSE']._serialized_start=1647
-  _globals['_UPLOADREADINGSRESPONSE']._serialized_end=1737
-  _globals['_REPORTTASKRESULTREQUEST']._serialized_start=1740
-  _globals['_REPORTTASKRESULTREQUEST']._serialized_end=1872
-  _globals['_REPORTTASKRESULTRESPONSE']._serialized_start=1874
-  _globals['_REPORTTASKRESULTRESPONSE']._serialized_end=1900
-  _globals['_AGENTGATEWAY']._serialized_start=2028
-  _globals['_AGENTGATEWAY']._serialized_end=2405
+  _globals['_ENROLLRESPONSE']._serialized_end=418
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_start=420
+  _globals['_RENEWCERTIFICATEREQUEST']._serialized_end=496
+  _globals['_POLLREQUEST']._serialized_start=498
+  _globals['_POLLREQUEST']._serialized_end=618
+  _globals['_SNMPCREDENTIALREF']._serialized_start=620
+  _globals['_SNMPCREDENTIALREF']._serialized_end=653
+  _globals['_SCHEDULE']._serialized_start=655
+  _globals['_SCHEDULE']._serialized_end=731
+  _globals['_AGENTCONFIG']._serialized_start=734
+  _globals['_AGENTCONFIG']._serialized_end=887
+  _globals['_READNOW']._serialized_start=889
+  _globals['_READNOW']._serialized_end=915
+  _globals['_DISCOVERNOW']._serialized_start=917
+  _globals['_DISCOVERNOW']._serialized_end=947
+  _globals['_WEBACCESS']._serialized_start=949
+  _globals['_WEBACCESS']._serialized_end=1040
+  _globals['_DIAGNOSTICS']._serialized_start=1042
+  _globals['_DIAGNOSTICS']._serialized_end=1085
+  _globals['_TASK']._serialized_start=1088
+  _globals['_TASK']._serialized_end=1385
+  _globals['_POLLRESPONSE']._serialized_start=1387
+  _globals['_POLLRESPONSE']._serialized_end=1512
+  _globals['_UPLOADREADINGSREQUEST']._serialized_start=1514
+  _globals['_UPLOADREADINGSREQUEST']._serialized_end=1607
+  _globals['_REJECTEDREADING']._serialized_start=1609
+  _globals['_REJECTEDREADING']._serialized_end=1662
+  _globals['_UPLOADREADINGSRESPONSE']._serialized_start=1664
+  _globals['_UPLOADREADINGSRESPONSE']._serialized_end=1754
+  _globals['_REPORTTASKRESULTREQUEST']._serialized_start=1757
+  _globals['_REPORTTASKRESULTREQUEST']._serialized_end=1889
+  _globals['_REPORTTASKRESULTRESPONSE']._serialized_start=1891
+  _globals['_REPORTTASKRESULTRESPONSE']._serialized_end=1917
+  _globals['_AGENTGATEWAY']._serialized_start=2045
+  _globals['_AGENTGATEWAY']._serialized_end=2422
 # @@protoc_insertion_point(module_scope)

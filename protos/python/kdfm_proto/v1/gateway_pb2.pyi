@@ -43,18 +43,20 @@ class EnrollRequest(_message.Message):
     def __init__(self, activation_code: _Optional[str] = ..., csr_pem: _Optional[bytes] = ..., hostname: _Optional[str] = ..., agent_version: _Optional[str] = ...) -> None: ...
 
 class EnrollResponse(_message.Message):
-    __slots__ = ("agent", "certificate_pem", "chain_pem", "ca_bundle_pem", "not_after")
+    __slots__ = ("agent", "certificate_pem", "chain_pem", "ca_bundle_pem", "not_after", "gateway")
     AGENT_FIELD_NUMBER: _ClassVar[int]
     CERTIFICATE_PEM_FIELD_NUMBER: _ClassVar[int]
     CHAIN_PEM_FIELD_NUMBER: _ClassVar[int]
     CA_BUNDLE_PEM_FIELD_NUMBER: _ClassVar[int]
     NOT_AFTER_FIELD_NUMBER: _ClassVar[int]
+    GATEWAY_FIELD_NUMBER: _ClassVar[int]
     agent: AgentRef
     certificate_pem: bytes
     chain_pem: bytes
     ca_bundle_pem: bytes
     not_after: _timestamp_pb2.Timestamp
-    def __init__(self, agent: _Optional[_Union[AgentRef, _Mapping]] = ..., certificate_pem: _Optional[bytes] = ..., chain_pem: _Optional[bytes] = ..., ca_bundle_pem: _Optional[bytes] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    gateway: str
+    def __init__(self, agent: _Optional[_Union[AgentRef, _Mapping]] = ..., certificate_pem: _Optional[bytes] = ..., chain_pem: _Optional[bytes] = ..., ca_bundle_pem: _Optional[bytes] = ..., not_after: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., gateway: _Optional[str] = ...) -> None: ...
 
 class RenewCertificateRequest(_message.Message):
     __slots__ = ("agent", "csr_pem")
