@@ -7,7 +7,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the tests and the demo start for real.
-DEBS := mosquitto mosquitto-clients postgresql openssh-server iproute2 snmp snmpd psmisc procps
+DEBS := mosquitto mosquitto-clients postgresql openssh-server iproute2 snmp snmpd psmisc procps tinyproxy
+# What the benchmarks run beside us (peers and measuring tools); not needed by the tests.
+BENCH_DEBS := prometheus-snmp-exporter time bc curl nmap
 KDFM_RECORDINGS ?= $(abspath ../shared/printers/snmprec)
 export KDFM_RECORDINGS
 PYTEST_ARGS ?=
@@ -30,7 +32,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed
 
 debs:
-	@missing=""; for p in $(DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@missing=""; for p in $(DEBS) $(EXTRA_DEBS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  echo "installing Debian packages:$$missing"; \
 	  SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -64,6 +66,7 @@ demo-down: install
 	$(BIN)/python scripts/demo.py down
 
 bench: install
+	$(MAKE) debs EXTRA_DEBS="$(BENCH_DEBS)"
 	bash bench/run.sh
 
 clean:

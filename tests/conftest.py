@@ -18,6 +18,7 @@ from harness.postgres import PostgresCluster, running_cluster
 from harness.snmpsim import SnmpSite, default_recordings_dir, running_site
 from kdfm_cloud.devstack.mosquitto import Broker, running_broker
 from kdfm_cloud.devstack.openbao import OpenBaoConfig, OpenBaoServer, Vault, running_openbao
+from kdfm_cloud.store import SqlRepository, open_repository, sqlite_url
 
 FIXTURE_MARKERS = {
     "snmp_site": "snmp",
@@ -103,6 +104,24 @@ def postgres_dsn(postgres: PostgresCluster) -> Iterator[str]:
         yield postgres.dsn_for(name)
     finally:
         postgres.drop_database(name)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty cloud database on each back end: the same tests run on both."""
+    if request.param == "sqlite":
+        return sqlite_url(tmp_path / "cloud.db")
+    return str(request.getfixturevalue("postgres_dsn"))
+
+
+@pytest.fixture
+def repository(database_url: str) -> Iterator[SqlRepository]:
+    """A migrated repository on that database (tests read it while a gateway process writes)."""
+    repo = open_repository(database_url)
+    try:
+        yield repo
+    finally:
+        repo.close()
 
 
 @pytest.fixture

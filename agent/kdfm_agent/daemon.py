@@ -21,6 +21,7 @@ from kdfm_agent.errors import AgentError
 
 PID_FILE = "kdfm-agent.pid"
 LOG_FILE = "kdfm-agent.log"
+READY_FILE = "kdfm-agent.ready"
 _POLL_SECONDS = 0.1
 _LOG_TAIL_LINES = 20
 
@@ -48,8 +49,9 @@ class DaemonSettings:
     """The configuration file the agent runs with."""
     state_dir: Path = Path("/var/lib/kdfm-agent")
     """Directory of the pid file and the log file (the agent's state directory)."""
-    start_grace_seconds: float = 2.0
-    """Seconds a new agent must stay alive before `start` calls it started."""
+    start_timeout_seconds: float = 60.0
+    """Seconds a new agent has to say it is ready (config, identity and spool loaded, loops
+    running) before `start` gives up, stops it and fails."""
     stop_timeout_seconds: float = 30.0
     """Seconds to wait after SIGTERM before the agent is killed with SIGKILL."""
 
@@ -57,6 +59,11 @@ class DaemonSettings:
     def pid_file(self) -> Path:
         """The file holding the running agent's process id."""
         return self.state_dir / PID_FILE
+
+    @property
+    def ready_file(self) -> Path:
+        """The file the agent writes once it runs (`kdfm-agent run --ready-file`)."""
+        return self.state_dir / READY_FILE
 
     @property
     def log_file(self) -> Path:
@@ -118,19 +125,28 @@ def start(settings: DaemonSettings) -> tuple[bool, int]:
     if state is Health.RUNNING and pid is not None:
         return False, pid
     settings.state_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", "kdfm_agent.cli", "run", "--config", str(settings.config)]
+    settings.ready_file.unlink(missing_ok=True)
+    argv = [sys.executable, "-m", "kdfm_agent.cli", "run", "--config", str(settings.config),
+            "--ready-file", str(settings.ready_file)]
     with open(settings.log_file, "ab") as log, open(os.devnull, "rb") as devnull:
         process = subprocess.Popen(argv, stdin=devnull, stdout=log, stderr=log,
                                    start_new_session=True, cwd="/")
     _write_pid_file(settings.pid_file, process.pid)
-    deadline = time.monotonic() + settings.start_grace_seconds
-    while time.monotonic() < deadline:
+    # A handshake, not a grace period: on a loaded machine a broken agent may take longer than
+    # any fixed wait to fail, and a good one longer to start.
+    deadline = time.monotonic() + settings.start_timeout_seconds
+    while not settings.ready_file.exists():
         code = process.poll()
         if code is not None:
             settings.pid_file.unlink(missing_ok=True)
             raise DaemonError(
                 f"the agent exited with status {code} right after start; last lines of "
                 f"{settings.log_file}:\n{log_tail(settings.log_file)}")
+        if time.monotonic() > deadline:
+            stop(settings)
+            raise DaemonError(
+                f"the agent did not get ready within {settings.start_timeout_seconds:.0f} s and "
+                f"was stopped; last lines of {settings.log_file}:\n{log_tail(settings.log_file)}")
         time.sleep(_POLL_SECONDS)
     return True, process.pid
 

@@ -2,7 +2,10 @@
 
 Three loops share one `asyncio.TaskGroup`, which shutdown cancels:
     poll    every `poll.interval_seconds` (jittered), at once when a nudge arrives
-    read    every `read.interval_seconds`, at once for a ReadNow task
+    read    every `read.interval_seconds`, at once for a ReadNow task, each device in a slot
+            of the adaptive limiter; counters carried over from the device's previous reading
+    discover  every `read.discover_interval_seconds` (and for a DiscoverNow task): the printers
+            in the target ranges, exclusions removed, are read from then on
     upload  whenever the spool holds readings; a reading leaves the spool only when the gateway
             acknowledged (or rejected) it, so a crash anywhere re-sends instead of losing
 The MQTT listener runs beside them (paho's own thread) and only sets the nudge event.
@@ -14,8 +17,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import random
 import socket
+import time
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -23,14 +29,17 @@ from pathlib import Path
 
 from kdfm_proto.v1 import gateway_pb2
 
-from kdfm_agent import __version__, identity, model, wire
+from kdfm_agent import __version__, discovery, identity, model, wire
 from kdfm_agent import credentials as creds
-from kdfm_agent.commands.read import read_one
-from kdfm_agent.errors import AgentError, ConfigError
+from kdfm_agent.collect import collect
+from kdfm_agent.devices import DeviceMemory, now
+from kdfm_agent.errors import AgentError, ConfigError, SnmpError
 from kdfm_agent.settings import AgentSettings, ReadSettings
-from kdfm_agent.snmp import SessionSettings
+from kdfm_agent.snmp import SessionSettings, open_session
+from kdfm_agent.snmp.pacing import AdaptiveLimiter
+from kdfm_agent.snmp.session import SnmpSession
 from kdfm_agent.spool import Spool, SpoolLimits
-from kdfm_agent.targets import SendGuard, Target, parse_target, resolve
+from kdfm_agent.targets import SendGuard, Target, expand_spec, parse_target, resolve
 from kdfm_agent.uplink.errors import GatewayRefusedError, GatewayUnavailableError
 from kdfm_agent.uplink.grpc import ClientTls, GatewayClient
 from kdfm_agent.uplink.mqtt import NudgeListener
@@ -45,14 +54,64 @@ RENEW_CHECK_MAX_SECONDS = 3600.0
 """Longest sleep before looking at the certificate again (a clock jump is noticed within it)."""
 
 
-def snmp_reader(read: ReadSettings) -> ReadDevice:
-    """The one seam to the SNMP side (kdfm_agent.commands.read.read_one)."""
+def snmp_reader(read: ReadSettings, memory: DeviceMemory | None = None) -> ReadDevice:
+    """The one seam to the SNMP side: `collect` with what the memory knows of the device.
+
+    The credential that answered a target last is tried first (a wrong community costs a full
+    timeout per poll otherwise), and a fallback SNMP context that did not answer is skipped
+    until `read.context_retry_seconds` have passed.
+    """
     session = SessionSettings(timeout=read.timeout_seconds, retries=read.retries)
 
     async def read_device(target: Target, credentials: Sequence[creds.Credential]
                           ) -> model.Reading:
         # Each read may send only to the one device it was asked to read.
-        return await read_one(target, list(credentials), session, SendGuard.for_targets([target]))
+        guard = SendGuard.for_targets([target])
+        ordered = list(credentials)
+        known = memory.credential(target.label) if memory is not None else None
+        ordered.sort(key=lambda c: c.label != known)  # stable: the rest keep their order
+        failed_at = memory.context_failed_at(target.label) if memory is not None else None
+        try_context = failed_at is None or now() - failed_at >= read.context_retry_seconds
+        last: SnmpError | None = None
+        for credential in ordered:
+            tried: list[str] = []
+
+            def open_context(context: str, credential: creds.Credential = credential,
+                             tried: list[str] = tried) -> SnmpSession:
+                tried.append(context)
+                return open_session(target, credential.with_context(context), session,
+                                    guard=guard)
+
+            try:
+                async with open_session(target, credential, session, guard=guard) as snmp:
+                    reading = await collect(
+                        snmp, open_context=open_context if try_context else None,
+                        hostname=target.host if target.host != target.address else None)
+            except SnmpError as err:
+                last = err
+                continue
+            # A wrong community is silently ignored by SNMP agents: no sysObjectID, next one.
+            if reading.identity.sys_object_id is None and credential is not ordered[-1]:
+                continue
+            if memory is not None and reading.identity.sys_object_id is not None:
+                if credential.label != known:
+                    memory.remember_credential(target.label, credential.label)
+                for context in tried:
+                    silent = any(e.code == "timeout" and e.message.startswith(
+                        f"context {context!r}:") for e in reading.errors)
+                    if silent or failed_at is not None:  # only a change is written
+                        memory.remember_context(target.label, context,
+                                                now() if silent else None)
+                    if silent:
+                        log.info("%s: context %r did not answer; skipped for %.0f s",
+                                 target.label, context, read.context_retry_seconds)
+            return reading
+        code = last.code if last else "no_answer"
+        return model.Reading(
+            reading_id=str(uuid.uuid4()), target=target.label, collected_at=datetime.now(UTC),
+            errors=(model.DeviceError(code=code, message=str(last) if last
+                                      else "no credential got an answer"),),
+            address=target.address)
 
     return read_device
 
@@ -101,6 +160,33 @@ def resolve_uplink(settings: AgentSettings) -> Uplink:
                             enrolled.key_pem), state_dir=Path(settings.state_dir))
 
 
+@dataclass(frozen=True, slots=True)
+class ReadRequest:
+    """A reason to read: a ReadNow task (`task_id`), the schedule or a discovery (None)."""
+
+    task_id: str | None
+    targets: tuple[str, ...] = ()
+    """Which devices (as written, or their host); empty: every known device."""
+
+
+def _wanted(known: Sequence[str], requests: Sequence[ReadRequest]) -> list[str]:
+    """The known targets `requests` ask for, in the order they are known."""
+    if not requests:
+        return []
+    if any(not r.targets for r in requests):
+        return list(known)
+    asked = {t for r in requests for t in r.targets}
+    chosen = []
+    for text in known:
+        try:
+            host = parse_target(text).host
+        except ConfigError:
+            host = text
+        if text in asked or host in asked:
+            chosen.append(text)
+    return chosen
+
+
 def jittered(seconds: float, fraction: float) -> float:
     """`seconds` shortened by a random part of up to `fraction`, so agents spread out."""
     return seconds * (1 - random.uniform(0, fraction))  # noqa: S311 - not for secrets
@@ -126,12 +212,19 @@ class Runner:
                  read_device: ReadDevice | None = None) -> None:
         self._settings = settings
         self._uplink = uplink
-        self._read_device = read_device or snmp_reader(settings.read)
+        self._read_device = read_device
         self._nudged = asyncio.Event()
         self._read_now = asyncio.Event()
         self._spooled = asyncio.Event()
         self._gateway_ok = asyncio.Event()
-        self._pending_reads: list[str] = []
+        # The first round reads everything at start-up.
+        self._read_requests: list[ReadRequest] = [ReadRequest(None)]
+        self._discover_now = asyncio.Event()
+        self._discover_tasks: list[tuple[str, tuple[str, ...]]] = []
+        self._discovered: tuple[str, ...] = ()
+        self._memory: DeviceMemory | None = None
+        self._limiter = AdaptiveLimiter(settings.read.pacing)
+        self._exclusions = settings.read.exclusions
         self._listener: NudgeListener | None = None
         self._targets = settings.read.targets
         self._read_interval = settings.read.interval_seconds
@@ -141,12 +234,19 @@ class Runner:
         self.polls = 0
         """Polls answered so far (for status and tests)."""
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Run every loop until `stop` is set, then cancel them and close the connections."""
+    async def run(self, stop: asyncio.Event,
+                  ready: Callable[[], None] | None = None) -> None:
+        """Run every loop until `stop` is set, then cancel them and close the connections.
+
+        `ready` is called once the spool, the connections and the loops are set up."""
         settings, uplink = self._settings, self._uplink
         self._load_cloud_config()
         limits = SpoolLimits(settings.spool.max_readings, settings.spool.max_bytes)
         with Spool(settings.spool_path, limits) as spool:
+            self._memory = memory = DeviceMemory(spool.connection)
+            if self._read_device is None:
+                self._read_device = snmp_reader(settings.read, memory)
+            self._recall_discovery(memory)
             client = GatewayClient(
                 uplink.address, uplink.tenant, uplink.agent_id, uplink.tls,
                 timeout_seconds=settings.gateway.timeout_seconds,
@@ -163,10 +263,13 @@ class Runner:
                     async with asyncio.TaskGroup() as group:
                         group.create_task(self._poll_loop(gateway, spool))
                         group.create_task(self._read_loop(gateway, spool))
+                        group.create_task(self._discover_loop(gateway, memory))
                         group.create_task(self._upload_loop(gateway, spool))
                         if uplink.state_dir is not None:
                             group.create_task(self._renew_loop(gateway, uplink.state_dir))
                         group.create_task(self._until(stop))
+                        if ready is not None:
+                            ready()
                 except* _Stopped:
                     log.info("stopping: loops cancelled")
 
@@ -284,8 +387,11 @@ class Runner:
         kind = task.WhichOneof("kind")
         log.info("task %s: %s", task.task_id, kind)
         if kind == "read_now":
-            self._pending_reads.append(task.task_id)
+            self._read_requests.append(ReadRequest(task.task_id, tuple(task.read_now.targets)))
             self._read_now.set()
+        elif kind == "discover_now":
+            self._discover_tasks.append((task.task_id, tuple(task.discover_now.targets)))
+            self._discover_now.set()
         elif kind == "update_config":
             self._apply_config(task.update_config)
             await self._report(gateway, task.task_id, gateway_pb2.TASK_OUTCOME_SUCCEEDED,
@@ -313,7 +419,11 @@ class Runner:
 
     def _apply_config(self, config: gateway_pb2.AgentConfig, save: bool = True) -> None:
         if config.targets:
+            if tuple(config.targets) != self._targets:
+                self._discover_now.set()  # new ranges: find their printers now, not tomorrow
             self._targets = tuple(config.targets)
+        if config.exclusions:
+            self._exclusions = tuple(config.exclusions)
         if config.schedule.read_interval_seconds:
             self._read_interval = float(config.schedule.read_interval_seconds)
         if config.credentials:
@@ -329,51 +439,173 @@ class Runner:
         log.info("configuration version %d: %d targets, read every %.0f s", config.version,
                  len(self._targets), self._read_interval)
         if save:
+            # Write then rename: a crash leaves the old configuration or the new, never half.
             self._config_path.parent.mkdir(parents=True, exist_ok=True)
-            self._config_path.write_bytes(config.SerializeToString())
+            partial = self._config_path.with_suffix(".partial")
+            partial.write_bytes(config.SerializeToString())
+            os.replace(partial, self._config_path)
+        self._read_requests.append(ReadRequest(None))
         self._read_now.set()
 
     # -- read -----------------------------------------------------------------------------
 
+    def _direct_targets(self) -> list[str]:
+        """Targets read as given (hosts and addresses); ranges are discovered instead."""
+        return [t for t in self._targets if expand_spec(t) is None]
+
+    def _known_targets(self) -> list[str]:
+        """Everything a full round reads: the direct targets, then the printers discovered."""
+        return list(dict.fromkeys([*self._direct_targets(), *self._discovered]))
+
     async def _read_loop(self, gateway: GatewayClient, spool: Spool) -> None:
         while True:
             self._read_now.clear()
-            tasks, self._pending_reads = self._pending_reads, []
-            if self._targets:
-                readings = await self._read_round()
-                ids = " ".join(r.reading_id for r in readings)
-                # Both lines, so a log reader can tell "maybe kept" from "surely kept".
-                log.debug("spooling readings %s", ids)
-                spool.put([wire.reading_to_pb(r) for r in readings])
-                log.debug("spooled readings %s", ids)
-                self._spooled.set()
-                for task_id in tasks:
-                    await self._report(gateway, task_id, gateway_pb2.TASK_OUTCOME_SUCCEEDED,
-                                       f"read {len(readings)} devices")
-            else:
-                for task_id in tasks:
-                    await self._report(gateway, task_id, gateway_pb2.TASK_OUTCOME_FAILED,
-                                       "no targets configured")
-            await _wait(self._read_now, jittered(self._read_interval,
-                                                 self._settings.poll.jitter_fraction))
+            requests, self._read_requests = self._read_requests, []
+            known = self._known_targets()
+            wanted = _wanted(known, requests)
+            if wanted:
+                readings = await self._read_round(wanted)
+                self._spool(spool, readings)
+            for request in requests:
+                if request.task_id is None:
+                    continue
+                chosen = _wanted(known, [request])
+                if chosen:
+                    await self._report(gateway, request.task_id,
+                                       gateway_pb2.TASK_OUTCOME_SUCCEEDED,
+                                       f"read {len(chosen)} devices")
+                else:
+                    message = (f"none of {', '.join(request.targets)} is a known device"
+                               if request.targets else "no targets configured or discovered")
+                    await self._report(gateway, request.task_id,
+                                       gateway_pb2.TASK_OUTCOME_FAILED, message)
+            if self._read_requests:
+                continue  # asked while this round ran: go again at once
+            if await _wait(self._read_now, jittered(self._read_interval,
+                                                    self._settings.poll.jitter_fraction)):
+                continue
+            self._read_requests.append(ReadRequest(None, ()))  # the scheduled full round
 
-    async def _read_round(self) -> list[model.Reading]:
-        semaphore = asyncio.Semaphore(self._settings.read.concurrency)
+    def _spool(self, spool: Spool, readings: list[model.Reading]) -> None:
+        memory = self._memory
+        if memory is not None:
+            # Counters are compared with the device's previous reading before they are spooled;
+            # both land in one transaction, so a crash neither loses nor repeats a wrap.
+            readings = [memory.carry_over(r) for r in readings]
+        ids = " ".join(r.reading_id for r in readings)
+        # Both lines, so a log reader can tell "maybe kept" from "surely kept".
+        log.debug("spooling readings %s", ids)
+        spool.put([wire.reading_to_pb(r) for r in readings],
+                  also=None if memory is None
+                  else lambda db: memory.remember_counters(db, readings))
+        log.debug("spooled readings %s", ids)
+        for reading in readings:
+            for error in reading.errors:
+                if error.code == "counter_decreased":
+                    log.warning("%s: %s", reading.target, error.message)
+        self._spooled.set()
+
+    async def _read_round(self, targets: Sequence[str]) -> list[model.Reading]:
         credentials = [c for _name, c in self._credentials]
+        read_device = self._read_device
+        assert read_device is not None  # set in run()
+        excluded = await self._excluded()
 
         async def one(text: str) -> model.Reading | None:
-            async with semaphore:
-                try:
-                    target = await resolve(parse_target(text))
-                    return await self._read_device(target, credentials)
-                except AgentError as err:
-                    log.warning("target %s not read: %s", text, err)
+            try:
+                target = await resolve(parse_target(text, self._settings.read.port))
+                if target.address in excluded:
+                    log.info("target %s not read: %s is excluded", text, target.address)
                     return None
+                # The limiter, not a fixed number, decides how many devices are read at once.
+                async with self._limiter.slot():
+                    return await read_device(target, credentials)
+            except AgentError as err:
+                log.warning("target %s not read: %s", text, err)
+                return None
 
-        results = await asyncio.gather(*(one(t) for t in self._targets))
+        results = await asyncio.gather(*(one(t) for t in targets))
         readings = [r for r in results if r is not None]
-        log.info("read %d of %d targets", len(readings), len(self._targets))
+        log.info("read %d of %d targets (%d at once at most, limit now %d)", len(readings),
+                 len(targets), self._limiter.peak, int(self._limiter.limit))
         return readings
+
+    async def _excluded(self) -> set[str]:
+        try:
+            return {t.address for t in await discovery.expand(self._exclusions, (), 0)
+                    if t.address is not None}
+        except AgentError as err:
+            log.warning("exclusions %s unusable (%s): nothing excluded", self._exclusions, err)
+            return set()
+
+    # -- discover -------------------------------------------------------------------------
+
+    def _ranges(self) -> list[str]:
+        return [t for t in self._targets if expand_spec(t) is not None]
+
+    def _recall_discovery(self, memory: DeviceMemory) -> None:
+        last = memory.discovery()
+        if last is not None and set(last.specs) == set(self._ranges()):
+            self._discovered = last.targets
+
+    async def _discover_loop(self, gateway: GatewayClient, memory: DeviceMemory) -> None:
+        interval = self._settings.read.discover_interval_seconds
+        while True:
+            self._discover_now.clear()
+            tasks, self._discover_tasks = self._discover_tasks, []
+            last = memory.discovery()
+            ranges = self._ranges()
+            due = bool(ranges) and (last is None or set(last.specs) != set(ranges)
+                                    or now() - last.finished_at >= interval)
+            if due or tasks:
+                await self._discover(gateway, memory, ranges, tasks)
+                last = memory.discovery()
+            if self._discover_tasks:
+                continue
+            wait = interval if last is None else max(0.0, last.finished_at + interval - now())
+            await _wait(self._discover_now, wait or interval)
+
+    async def _discover(self, gateway: GatewayClient, memory: DeviceMemory, ranges: list[str],
+                        tasks: list[tuple[str, tuple[str, ...]]]) -> None:
+        # A DiscoverNow task without targets means the configured ones; with targets, those.
+        specs = list(dict.fromkeys(
+            [*ranges, *(s for _id, wanted in tasks for s in (wanted or self._targets))]))
+        read = self._settings.read
+        started = time.monotonic()
+        try:
+            targets = await discovery.expand(specs, self._exclusions, read.port)
+            results = await discovery.scan(
+                targets, [c for _name, c in self._credentials],
+                SessionSettings(timeout=read.timeout_seconds, retries=read.retries),
+                concurrency=read.concurrency)
+        except AgentError as err:
+            log.error("discovery of %s failed: %s", ", ".join(specs), err)
+            for task_id, _wanted in tasks:
+                await self._report(gateway, task_id, gateway_pb2.TASK_OUTCOME_FAILED,
+                                   f"discovery failed: {err}")
+            return
+        found = [Target(r.address, r.port, r.address).label for r in results if r.printer]
+        answered = sum(1 for r in results if r.answered)
+        in_ranges = [label for label in found if label not in self._direct_labels()]
+        memory.remember_discovery(ranges, in_ranges, now())
+        new = [label for label in in_ranges if label not in self._discovered]
+        self._discovered = tuple(in_ranges)
+        log.info("discovered %d printers (%d addresses answered of %d probed) in %.1f s: %s",
+                 len(found), answered, len(targets), time.monotonic() - started,
+                 " ".join(found) or "none")
+        for task_id, _wanted in tasks:
+            await self._report(gateway, task_id, gateway_pb2.TASK_OUTCOME_SUCCEEDED,
+                               f"found {len(found)} printers among {len(targets)} addresses")
+        if new:
+            self._read_requests.append(ReadRequest(None, tuple(new)))
+            self._read_now.set()
+
+    def _direct_labels(self) -> set[str]:
+        labels = set()
+        for text in self._direct_targets():
+            with contextlib.suppress(AgentError):
+                labels.add(parse_target(text, self._settings.read.port).label)
+        return labels
 
     # -- upload ---------------------------------------------------------------------------
 

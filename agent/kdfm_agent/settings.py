@@ -17,6 +17,8 @@ import yaml
 
 from kdfm_agent import credentials as creds
 from kdfm_agent.errors import ConfigError
+from kdfm_agent.snmp.pacing import PacingSettings
+from kdfm_agent.targets import expand_spec, parse_target
 
 _T = TypeVar("_T")
 
@@ -145,7 +147,11 @@ class ReadSettings:
     """Which printers the agent reads, how, and how often (until the cloud sends a config)."""
 
     targets: tuple[str, ...] = ()
-    """Devices to read: "host" or "host:port"."""
+    """Devices to read ("host", "host:port") and ranges to discover printers in (CIDR, a-b)."""
+    exclusions: tuple[str, ...] = ()
+    """Addresses, CIDR blocks or ranges never sent a packet, even when a target covers them."""
+    port: int = 161
+    """UDP port of targets written without one and of every address a range covers."""
     credentials: tuple[CredentialSettings, ...] = (CredentialSettings(),)
     """SNMP credentials, tried in order."""
     interval_seconds: float = 300.0
@@ -155,7 +161,13 @@ class ReadSettings:
     retries: int = 2
     """SNMP resends after a timeout."""
     concurrency: int = 16
-    """Devices read at the same time."""
+    """Devices probed at the same time during discovery."""
+    pacing: PacingSettings = field(default_factory=PacingSettings)
+    """Devices read at the same time: a limit that follows the round-trip times."""
+    discover_interval_seconds: float = 86400.0
+    """Seconds between discoveries of the printers in the target ranges."""
+    context_retry_seconds: float = 86400.0
+    """Seconds before a fallback SNMP context that did not answer a device is tried again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,7 +214,7 @@ def build(cls: type[_T], data: Any, where: str = "") -> _T:
               for name, value in data.items()}
     try:
         return cls(**values)
-    except ConfigError as err:
+    except ConfigError as err:  # a dataclass's own check (PacingSettings bounds)
         raise ConfigError(f"{where.rstrip('.') or 'settings'}: {err}") from err
 
 
@@ -242,15 +254,27 @@ def _check(settings: AgentSettings) -> AgentSettings:
         "gateway.upload_batch_size": settings.gateway.upload_batch_size,
         "spool.max_readings": settings.spool.max_readings,
         "read.concurrency": settings.read.concurrency,
+        "read.discover_interval_seconds": settings.read.discover_interval_seconds,
+        "read.context_retry_seconds": settings.read.context_retry_seconds,
     }
     for name, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{name} must be positive, not {value}")
+    if not 0 < settings.read.port < 65536:
+        raise ConfigError(f"read.port must be in 1..65535, not {settings.read.port}")
     if not 0 <= settings.poll.jitter_fraction < 1:
         raise ConfigError(f"poll.jitter_fraction must be in [0, 1), "
                           f"not {settings.poll.jitter_fraction}")
     for credential in settings.read.credentials:
         credential.credential()
+    for name, specs in (("read.targets", settings.read.targets),
+                        ("read.exclusions", settings.read.exclusions)):
+        for spec in specs:
+            try:
+                if expand_spec(spec) is None:
+                    parse_target(spec)
+            except ConfigError as err:
+                raise ConfigError(f"{name}: {err}") from err
     return settings
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -78,14 +78,26 @@ class Spool:
             raise RuntimeError(f"spool {self._path} is not open (use `with Spool(...)`)")
         return self._db
 
-    def put(self, readings: Sequence[reading_pb2.Reading]) -> None:
-        """Keep readings durably (one transaction); a reading id already spooled is kept once."""
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The open SQLite connection, for state that must commit together with readings."""
+        return self._conn
+
+    def put(self, readings: Sequence[reading_pb2.Reading],
+            also: Callable[[sqlite3.Connection], None] | None = None) -> None:
+        """Keep readings durably (one transaction); a reading id already spooled is kept once.
+
+        `also` writes more rows in the same transaction (the counters the readings advanced),
+        so both are kept or neither is.
+        """
         rows = [(r.reading_id, r.SerializeToString(deterministic=True)) for r in readings]
         db = self._conn
         db.execute("BEGIN IMMEDIATE")
         try:
             db.executemany("INSERT OR IGNORE INTO spool (reading_id, body, size) "
                            "VALUES (?, ?, length(?))", [(i, b, b) for i, b in rows])
+            if also is not None:
+                also(db)
             self._enforce_limits(db)
             db.execute("COMMIT")
         except BaseException:

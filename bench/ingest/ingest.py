@@ -5,6 +5,7 @@ Three paths store the same readings into the same database (each under its own t
               process) -> repository -> database
   repository  the same repository call in this process, without gRPC/TLS
   raw         the same rows (serialized beforehand) with executemany, one transaction per batch
+              (the rows the store writes: since migration 0003 no JSON copy of the reading)
 Prints readings/s and CPU per reading of each path, and the ratios to raw. Absolute numbers are
 noise on a shared machine; the ratios, measured in the same run, are the result.
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -28,7 +30,6 @@ from typing import Any
 import psutil
 import sqlalchemy as sa
 import yaml
-from google.protobuf import json_format
 from kdfm_agent.uplink.grpc import ClientTls, GatewayClient
 from kdfm_cloud.pki import CertificateAuthority
 from kdfm_cloud.store import AgentKey, open_repository, sqlite_url, tables
@@ -179,9 +180,7 @@ def bench_raw(database: str, readings: list[pb.Reading], batch: int) -> tuple[fl
                 {"tenant": tenant, "reading_id": r.reading_id, "agent_id": "agent-1",
                  "device_id": device_ids[r.identity.serial_number],
                  "collected_at": r.collected_at.ToDatetime(tzinfo=UTC), "received_at": now,
-                 "reading_pb": r.SerializeToString(),
-                 "reading_json": json_format.MessageToJson(r, preserving_proto_field_name=True,
-                                                           indent=None)},
+                 "reading_pb": r.SerializeToString()},
                 [{"kind": kind, "idx": s.index, "description": s.description,
                   "colorant": s.colorant, "unit": s.unit, "state": supply_state_name(s.state),
                   "percent": s.percent if s.HasField("percent") else None,
@@ -217,8 +216,21 @@ def main() -> None:
     parser.add_argument("--readings", type=int, default=2000)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=2)
-    parser.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--database", help="database URL (default: a fresh SQLite file)")
+    where.add_argument("--postgres", action="store_true",
+                       help="a throwaway PostgreSQL cluster of the test harness (tests/harness)")
     args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        if args.postgres:
+            from harness.postgres import running_cluster  # noqa: PLC0415 (PYTHONPATH=tests)
+
+            cluster = stack.enter_context(running_cluster())
+            args.database = cluster.dsn_for(cluster.create_database("kdfm_bench"))
+        run(args)
+
+
+def run(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="kdfm-bench-ingest-") as tmp:
         work = Path(tmp)
         database = args.database or sqlite_url(work / "bench.db")
@@ -229,7 +241,7 @@ def main() -> None:
                                                            args.batch, args.concurrency)
         r_time, r_cpu = bench_repository(database, fresh(base), args.batch)
         w_time, w_cpu = bench_raw(database, fresh(base), args.batch)
-    kind = database.split(":", 1)[0]
+    kind = "postgresql" if "://" not in database else database.split(":", 1)[0]
     print(f"ingest of {n} readings ({args.batch}/batch, {args.concurrency} concurrent uploads) "
           f"into {kind}, cpus={os.cpu_count()}")
     print(f"{'path':12} {'readings/s':>11} {'CPU ms/reading':>15}")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 import ssl
 from pathlib import Path
 from types import TracebackType
@@ -66,7 +67,10 @@ class NudgePublisher:
             except OSError as err:
                 raise ConfigError(f"cannot read mqtt.password_file {settings.password_file}: "
                                   f"{err.strerror}") from err
-        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=settings.client_id,
+        # A suffix of its own: two publishers with one client id would throw each other off
+        # the broker (a `kdfm-cloud task queue` beside another, or beside a service).
+        client_id = f"{settings.client_id}-{secrets.token_hex(4)}"
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id,
                              transport=settings.transport, protocol=mqtt.MQTTv311)
         context = ssl.create_default_context(cafile=settings.ca_file or None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2

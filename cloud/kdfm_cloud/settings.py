@@ -68,6 +68,10 @@ class GatewaySettings:
     """Seconds the agent waits between polls (answered in every PollResponse)."""
     max_tasks_per_poll: int = 50
     """Most tasks handed out in one PollResponse; the rest wait for the next poll."""
+    task_lease_seconds: float = 900.0
+    """Seconds a handed-out task may stay unreported before it is handed out again."""
+    task_max_deliveries: int = 5
+    """Deliveries after which a task never reported is marked failed."""
     max_readings_per_upload: int = 500
     """Most readings accepted in one UploadReadings call."""
     shutdown_grace_seconds: float = 10.0
@@ -101,7 +105,7 @@ class MqttSettings:
     password_file: str = ""
     """File holding that account's password (never the password itself in YAML)."""
     client_id: str = "kdfm-cloud-nudger"
-    """MQTT client id of the publisher."""
+    """MQTT client id prefix of the publisher (each connection adds a random suffix)."""
 
 
 @dataclass(frozen=True, slots=True)

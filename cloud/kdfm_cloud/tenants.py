@@ -24,11 +24,28 @@ class TenantRow:
     dpa_signed_by: str | None
     dpa_signed_at: datetime | None
     created_at: datetime
+    max_agents: int | None = None
+    """Agents the tenant may enrol (revoked ones do not count); None: no limit."""
+    max_devices: int | None = None
+    """Devices the tenant's agents may report; None: no limit."""
 
     @property
     def dpa_signed(self) -> bool:
         """Whether the tenant's data-processing agreement is signed (codes need it)."""
         return self.dpa_signed_at is not None
+
+
+def check_quota(name: str, value: int | None) -> int | None:
+    """A quota of 1 or more, or None (no limit); TrustError naming the quota otherwise."""
+    if value is not None and value < 1:
+        raise TrustError(f"{name} must be 1 or more (or not set, for no limit), not {value}")
+    return value
+
+
+def agent_quota_reason(tenant: str, max_agents: int) -> str:
+    """What an enrolment beyond the tenant's agent quota is refused with."""
+    return (f"tenant {tenant!r} has reached its limit of {max_agents} agents (max_agents): "
+            "revoke an agent or raise the limit, then enrol again with the same code")
 
 
 def check_region(region: str) -> str:

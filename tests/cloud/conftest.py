@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
-from kdfm_cloud.store import SqlRepository, open_repository, sqlite_url
 from kdfm_proto.v1 import reading_pb2 as pb
 
 from .kit import Pki, build_reading
@@ -18,24 +16,6 @@ MakeReading = Callable[..., pb.Reading]
 def make_reading() -> MakeReading:
     """The reading factory (see build_reading)."""
     return build_reading
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each back end."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "kdfm.db")
-    return str(request.getfixturevalue("postgres_dsn"))
-
-
-@pytest.fixture
-def repository(database_url: str) -> Iterator[SqlRepository]:
-    """A migrated repository on a fresh database."""
-    repo = open_repository(database_url)
-    try:
-        yield repo
-    finally:
-        repo.close()
 
 
 @pytest.fixture(scope="session")

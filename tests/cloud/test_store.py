@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
 from kdfm_cloud.store import AgentKey, SqlRepository, open_repository, tables
+from kdfm_cloud.store.readingjson import to_json
 from kdfm_proto.v1 import gateway_pb2
 from kdfm_proto.v1 import reading_pb2 as pb
 
@@ -22,7 +23,7 @@ def test_migrations_are_idempotent_and_reach_head(repository: SqlRepository,
     again = open_repository(database_url)
     try:
         with again.engine.connect() as conn:
-            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0002"
+            assert conn.scalar(sa.text("SELECT version_num FROM alembic_version")) == "0003"
     finally:
         again.close()
 
@@ -130,18 +131,18 @@ def test_alerts_of_the_latest_reading(repository: SqlRepository,
         ("tonerLow", "warning", "markerSupplies")]
 
 
-def test_the_reading_is_kept_as_protobuf_and_json(repository: SqlRepository,
-                                                  make_reading: MakeReading) -> None:
+def test_the_reading_is_kept_as_protobuf_and_read_back_as_json(
+        repository: SqlRepository, make_reading: MakeReading) -> None:
     reading = make_reading("body")
     repository.store_readings(AGENT, [reading], NOW)
     with repository.engine.connect() as conn:
-        row = conn.execute(sa.select(tables.readings.c.reading_pb, tables.readings.c.reading_json)
-                           ).one()
         counters = conn.execute(sa.select(tables.counters.c.name, tables.counters.c.value)
                                 .order_by(tables.counters.c.name)).all()
-    assert pb.Reading.FromString(row.reading_pb) == reading
-    assert json.loads(row.reading_json)["identity"]["serial_number"] == "SN-1"
+    body = repository.reading_body(AGENT.tenant, "body")
+    assert body == reading
+    assert json.loads(to_json(body))["identity"]["serial_number"] == "SN-1"
     assert [tuple(c) for c in counters] == [("mono", 12000), ("total", 12345)]
+    assert repository.reading_body("tenant-b", "body") is None
 
 
 def test_tasks_are_queued_per_agent_and_handed_out_once(repository: SqlRepository) -> None:

@@ -17,18 +17,10 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
     return Pki(tmp_path_factory.mktemp("uplink-pki"))
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database on each back end."""
-    if request.param == "sqlite":
-        return sqlite_url(tmp_path / "cloud.db")
-    return str(request.getfixturevalue("postgres_dsn"))
-
-
 @pytest.fixture
-def repository(database_url: str) -> Iterator[SqlRepository]:
-    """A migrated repository the test reads while the gateway process writes it."""
-    repo = open_repository(database_url)
+def sqlite_repository(tmp_path: Path) -> Iterator[SqlRepository]:
+    """A migrated SQLite repository, for tests about the agent rather than the store."""
+    repo = open_repository(sqlite_url(tmp_path / "cloud.db"))
     try:
         yield repo
     finally:

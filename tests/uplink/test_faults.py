@@ -87,7 +87,7 @@ def test_gateway_down_for_several_poll_cycles(world: World) -> None:
     world.agent.start()
     wait_for(lambda: world.agent.log().count("poll failed") >= 3, TIMEOUT,
              f"three failed polls\n{world.agent.log()[-3000:]}")
-    before = world.wait_spooled(8)
+    before = world.wait_spooled(10)
     world.start_gateway()
     world.wait_stored(before)
     assert world.agent.terminate() == 0

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import subprocess
 import sys
 import typing
 from pathlib import Path
 
 import pytest
-from kdfm_agent import settings as agent_settings
 from kdfm_agent.errors import ConfigError
 from kdfm_agent.settings import AgentSettings, load_settings
 
@@ -32,8 +32,7 @@ def test_defaults_are_the_promised_ones(tmp_path: Path) -> None:
 
 
 def test_every_setting_has_a_default_a_type_and_a_docstring() -> None:
-    source = Path(agent_settings.__file__).read_text()
-    classes = [AgentSettings]
+    classes: list[type] = [AgentSettings]
     seen: set[type] = set()
     while classes:
         cls = classes.pop()
@@ -41,6 +40,8 @@ def test_every_setting_has_a_default_a_type_and_a_docstring() -> None:
             continue
         seen.add(cls)
         hints = typing.get_type_hints(cls)
+        # Nested settings may live beside what they configure (PacingSettings in snmp.pacing).
+        source = inspect.getsource(inspect.getmodule(cls))  # type: ignore[arg-type]
         for f in dataclasses.fields(cls):
             assert f.default is not dataclasses.MISSING or \
                 f.default_factory is not dataclasses.MISSING, f"{cls.__name__}.{f.name}"
@@ -51,7 +52,7 @@ def test_every_setting_has_a_default_a_type_and_a_docstring() -> None:
             assert after.splitlines()[1].strip().startswith('"""'), f"{cls.__name__}.{f.name}"
             if dataclasses.is_dataclass(hints[f.name]):
                 classes.append(hints[f.name])
-    assert len(seen) >= 6
+    assert len(seen) >= 7
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -62,6 +63,10 @@ def test_every_setting_has_a_default_a_type_and_a_docstring() -> None:
     ("read:\n  credentials:\n    - {version: '3', user: u, auth_protocol: SHA, auth_key: short}\n",
      "at least 8 characters"),
     ("- a list\n", "must be a mapping"),
+    ("read:\n  targets: [10.0.0.0/33]\n", "read.targets: scan spec '10.0.0.0/33'"),
+    ("read:\n  exclusions: ['10.0.0.9-10.0.0.1']\n", "the end comes before the start"),
+    ("read:\n  pacing: {floor: 9, initial: 8}\n", "floor <= initial <= ceiling"),
+    ("read:\n  port: 0\n", "read.port must be in 1..65535"),
 ])
 def test_mistakes_are_named(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "agent.yaml"
@@ -99,3 +104,28 @@ def test_without_identity_or_files_the_agent_says_to_enroll(tmp_path: Path) -> N
     result = _check_config(path)
     assert result.returncode == 2
     assert "not enrolled" in result.stderr
+
+
+def test_settings_only_checks_a_file_before_enrolment(tmp_path: Path) -> None:
+    path = tmp_path / "agent.yaml"
+    path.write_text(f"""
+state_dir: {tmp_path / 'state'}
+read:
+  targets: [10.0.0.0/24, printer.example:1161]
+  exclusions: [10.0.0.1-10.0.0.9]
+  credentials: [{{name: office, community: s3cret}}]
+  pacing: {{ceiling: 32}}
+""")
+    result = _check_config(path, "--settings-only", "--json")
+    assert result.returncode == 0, result.stderr
+    assert '"agent": null' in result.stdout
+    assert '"ceiling": 32' in result.stdout and '"discover_interval_seconds": 86400.0' in \
+        result.stdout
+    assert "s3cret" not in result.stdout
+    text = _check_config(path, "--settings-only")
+    assert text.returncode == 0 and "identity not checked" in text.stdout
+    # The default still insists on an identity.
+    assert _check_config(path).returncode == 2
+    path.write_text(path.read_text().replace("10.0.0.0/24", "10.0.0.0/8"))
+    refused = _check_config(path, "--settings-only")
+    assert refused.returncode == 2 and "more than the limit" in refused.stderr

@@ -1,7 +1,10 @@
 """`kdfm-agent check-config --config FILE`: validate the configuration without running.
 
 Prints the effective settings (secrets masked) and who the agent will be for the cloud.
-Exit status: 0 when the file is valid and the identity usable, 2 otherwise.
+With --settings-only the identity is not looked at, so a configuration can be checked before
+the agent is enrolled (the Ansible role validates its template this way).
+Exit status: 0 when the file is valid (and, without --settings-only, the identity usable),
+2 otherwise.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("check-config", help="validate the agent's configuration file")
     parser.add_argument("--config", type=Path, required=True, help="YAML configuration file")
     parser.add_argument("--json", action="store_true", help="print the effective settings as JSON")
+    parser.add_argument("--settings-only", action="store_true",
+                        help="check the file only, not the identity (before enrolment)")
     parser.set_defaults(func=run)
 
 
@@ -38,18 +43,20 @@ def _masked(value: Any) -> Any:
 def run(args: argparse.Namespace) -> int:
     try:
         settings = load_settings(args.config)
-        uplink = resolve_uplink(settings)
+        uplink = None if args.settings_only else resolve_uplink(settings)
     except AgentError as err:
         print(f"kdfm-agent check-config: {err}", file=sys.stderr)
         return 2
     effective = _masked(dataclasses.asdict(settings))
     if args.json:
-        print(json.dumps({"agent": {"tenant": uplink.tenant, "agent_id": uplink.agent_id,
-                                    "gateway": uplink.address}, "settings": effective},
-                         indent=2))
+        agent = None if uplink is None else {"tenant": uplink.tenant,
+                                             "agent_id": uplink.agent_id,
+                                             "gateway": uplink.address}
+        print(json.dumps({"agent": agent, "settings": effective}, indent=2))
     else:
         print(f"{args.config}: valid")
-        print(f"agent {uplink.tenant}/{uplink.agent_id} -> gateway {uplink.address}")
+        print("identity not checked (--settings-only)" if uplink is None
+              else f"agent {uplink.tenant}/{uplink.agent_id} -> gateway {uplink.address}")
         print(f"{len(settings.read.targets)} targets, read every "
               f"{settings.read.interval_seconds:.0f} s, poll every "
               f"{settings.poll.interval_seconds:.0f} s")

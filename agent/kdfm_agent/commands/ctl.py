@@ -29,8 +29,8 @@ def register(subparsers: Any) -> None:
                         help="directory of the pid and log file; default: state_dir of the config")
     parser.add_argument("--stop-timeout", type=float, default=30.0, metavar="S",
                         help="seconds between SIGTERM and SIGKILL (30)")
-    parser.add_argument("--start-grace", type=float, default=2.0, metavar="S",
-                        help="seconds the agent must stay up for start to succeed (2)")
+    parser.add_argument("--start-timeout", type=float, default=60.0, metavar="S",
+                        help="seconds the agent has to get ready before start fails (60)")
     parser.set_defaults(func=run)
 
 
@@ -39,7 +39,7 @@ def _settings(args: argparse.Namespace) -> daemon.DaemonSettings:
     # Stopping must work with a broken configuration too, so it is read only when needed.
     state_dir = args.state_dir or Path(load_settings(config).state_dir)
     return daemon.DaemonSettings(config=config, state_dir=state_dir.absolute(),
-                                 start_grace_seconds=args.start_grace,
+                                 start_timeout_seconds=args.start_timeout,
                                  stop_timeout_seconds=args.stop_timeout)
 
 

@@ -1,4 +1,5 @@
-"""`kdfm-cloud tenant create NAME --region R [--dpa-signed-by WHO]` and `tenant sign-dpa`.
+"""`kdfm-cloud tenant create NAME --region R [--dpa-signed-by WHO] [--max-agents N]
+[--max-devices N]`, `tenant sign-dpa` and `tenant show`.
 
 A tenant lives in one EU region. Until its data-processing agreement is signed it gets no
 activation codes, so no agent of it can enrol.
@@ -29,6 +30,12 @@ def register(subparsers: Any) -> None:
                         help="EU region that stores and processes the tenant's data")
     create.add_argument("--dpa-signed-by", default=None,
                         help="who signed the data-processing agreement (none: not signed yet)")
+    create.add_argument("--max-agents", type=int, default=None,
+                        help="agents the tenant may enrol (the Tenant CRD's maxAgents; "
+                             "none: no limit)")
+    create.add_argument("--max-devices", type=int, default=None,
+                        help="devices the tenant's agents may report (maxDevices; none: no "
+                             "limit)")
     sign = actions.add_parser("sign-dpa", help="record the signed data-processing agreement")
     sign.add_argument("name")
     sign.add_argument("--by", required=True, help="who signed it")
@@ -43,7 +50,8 @@ def register(subparsers: Any) -> None:
 def _print(row: TenantRow, as_json: bool) -> None:
     data = {"tenant": row.tenant, "region": row.region, "dpa_signed": row.dpa_signed,
             "dpa_signed_by": row.dpa_signed_by,
-            "dpa_signed_at": row.dpa_signed_at.isoformat() if row.dpa_signed_at else None}
+            "dpa_signed_at": row.dpa_signed_at.isoformat() if row.dpa_signed_at else None,
+            "max_agents": row.max_agents, "max_devices": row.max_devices}
     if as_json:
         print(json.dumps(data))
         return
@@ -65,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
         trust = repository.trust
         if args.action == "create":
             identity.check_name("tenant", args.name)
-            row = trust.create_tenant(args.name, args.region, args.dpa_signed_by)
+            row = trust.create_tenant(args.name, args.region, args.dpa_signed_by,
+                                      max_agents=args.max_agents, max_devices=args.max_devices)
         elif args.action == "sign-dpa":
             row = trust.sign_dpa(args.name, args.by)
         else:

@@ -25,7 +25,7 @@ from kdfm_cloud.agentpki import AgentSigner, CsrError, check_csr
 from kdfm_cloud.errors import IdentityError
 from kdfm_cloud.gateway.validate import rejection
 from kdfm_cloud.settings import GatewaySettings
-from kdfm_cloud.store import AgentKey, Repository
+from kdfm_cloud.store import AgentKey, Repository, TaskLease
 from kdfm_cloud.store.trust import EnrollLimits
 from kdfm_cloud.vaultpki import (
     PkiRefusedError,
@@ -70,6 +70,8 @@ class GatewayServicer:
                                     per_source=enroll.max_failures_per_source,
                                     source_window=timedelta(seconds=enroll.source_window_seconds))
         self._ca_bundle: bytes | None = None
+        self._lease = TaskLease(duration=timedelta(seconds=settings.task_lease_seconds),
+                                max_deliveries=settings.task_max_deliveries)
 
     def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The generic handler to add to a grpc.aio server."""
@@ -137,6 +139,11 @@ class GatewayServicer:
         source = _source_address(context.peer())
         claim = await asyncio.to_thread(trust.claim_code, request.activation_code, source,
                                         self._limits)
+        if claim.quota_refusal is not None:
+            # Said plainly: the code is good and stays good; RESOURCE_EXHAUSTED is not counted
+            # toward the agent's activation lockout.
+            log.warning("enrolment from %s refused: %s", source, claim.quota_refusal)
+            await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, claim.quota_refusal)
         if claim.tenant is None or claim.code_id is None:
             # The reason goes to our log only; the caller learns nothing about the code.
             log.warning("enrolment from %s refused: %s", source, claim.why)
@@ -213,7 +220,7 @@ class GatewayServicer:
         await asyncio.to_thread(self._repository.record_poll, agent, request.agent_version,
                                 request.spooled_readings)
         tasks = await asyncio.to_thread(self._repository.take_tasks, agent,
-                                        self._settings.max_tasks_per_poll)
+                                        self._settings.max_tasks_per_poll, self._lease)
         config = await asyncio.to_thread(self._repository.config_if_changed, agent,
                                          request.config_version)
         response = gateway_pb2.PollResponse(
@@ -242,6 +249,11 @@ class GatewayServicer:
             outcome = await asyncio.to_thread(self._repository.store_readings, agent, valid,
                                               datetime.now(UTC))
             response.acknowledged.extend(outcome.acknowledged)
+            for reading_id, reason in outcome.refused:
+                response.rejected.add(reading_id=reading_id, reason=reason)
+            if outcome.refused:
+                log.warning("agent %s/%s: %d readings refused: %s", agent.tenant,
+                            agent.agent_id, len(outcome.refused), outcome.refused[0][1])
             log.info("agent %s/%s: %d readings stored, %d replayed, %d rejected",
                      agent.tenant, agent.agent_id, len(outcome.stored), len(outcome.replayed),
                      len(response.rejected))

@@ -14,12 +14,15 @@ from kdfm_cloud.store.repository import (
     Repository,
     StoreOutcome,
     SupplyRow,
+    TaskLease,
+    TaskRow,
 )
 from kdfm_cloud.store.sql import SqlRepository
 
 __all__ = [
     "AgentKey", "AlertRow", "DeviceRow", "ReadingRow", "Repository", "SqlRepository",
-    "StoreOutcome", "SupplyRow", "is_postgres", "open_repository", "sqlite_url",
+    "StoreOutcome", "SupplyRow", "TaskLease", "TaskRow", "is_postgres", "open_repository",
+    "sqlite_url",
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Protocol
 
 from kdfm_proto.v1 import gateway_pb2, reading_pb2
@@ -26,15 +26,49 @@ class AgentKey:
 
 @dataclass(frozen=True, slots=True)
 class StoreOutcome:
-    """What became of an upload: ids stored now and ids that had been stored before."""
+    """What became of an upload: ids stored now, ids stored before, ids refused (with why)."""
 
     stored: tuple[str, ...]
     replayed: tuple[str, ...]
+    refused: tuple[tuple[str, str], ...] = ()
+    """(reading_id, reason) of readings the tenant's quota does not allow; never stored."""
 
     @property
     def acknowledged(self) -> tuple[str, ...]:
         """Every id the agent may drop from its spool."""
         return self.stored + self.replayed
+
+
+@dataclass(frozen=True, slots=True)
+class TaskLease:
+    """How long a handed-out task may stay unreported before it is handed out again."""
+
+    duration: timedelta = timedelta(minutes=15)
+    """Time after a delivery within which the agent is expected to report the result."""
+    max_deliveries: int = 5
+    """Deliveries after which an unreported task is failed instead of handed out again."""
+
+
+DEFAULT_LEASE = TaskLease()
+"""The lease of tasks when the caller names none."""
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    """A task as the fleet operator sees it."""
+
+    tenant: str
+    agent_id: str
+    task_id: str
+    kind: str
+    """read_now, discover_now, update_config, web_access or diagnostics."""
+    state: str
+    """queued, delivered, succeeded, failed or rejected."""
+    created_at: datetime
+    delivered_at: datetime | None
+    finished_at: datetime | None
+    deliveries: int
+    message: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,14 +157,19 @@ class Repository(Protocol):
     def queue_task(self, agent: AgentKey, task: gateway_pb2.Task) -> gateway_pb2.Task:
         """Queue a task for an agent; fills in task_id and created_at when empty."""
 
-    def take_tasks(self, agent: AgentKey, limit: int) -> list[gateway_pb2.Task]:
-        """Hand out the agent's queued tasks, oldest first, marking them delivered."""
+    def take_tasks(self, agent: AgentKey, limit: int,
+                   lease: TaskLease = DEFAULT_LEASE) -> list[gateway_pb2.Task]:
+        """Hand out the agent's queued tasks and those whose lease ran out, oldest first."""
 
     def finish_task(self, agent: AgentKey, task_id: str, outcome: str, message: str) -> bool:
         """Record how the agent's task ended; False when the agent has no such task."""
 
     def task_state(self, task_id: str) -> str | None:
         """The state of a task (queued, delivered, succeeded, failed, rejected) or None."""
+
+    def tasks(self, tenant: str | None = None, agent_id: str | None = None,
+              limit: int = 100) -> list[TaskRow]:
+        """The newest tasks first, of one tenant and/or agent or all."""
 
     def set_config(self, agent: AgentKey, config: gateway_pb2.AgentConfig) -> int:
         """Give an agent a new configuration; answers the new version."""
@@ -144,6 +183,9 @@ class Repository(Protocol):
 
     def readings(self, tenant: str | None = None, limit: int = 100) -> list[ReadingRow]:
         """The newest readings first."""
+
+    def reading_body(self, tenant: str, reading_id: str) -> reading_pb2.Reading | None:
+        """The stored reading as the agent sent it (None: no such reading)."""
 
     def reading_ids(self, tenant: str | None = None) -> list[str]:
         """Every stored reading id (duplicates would show here)."""

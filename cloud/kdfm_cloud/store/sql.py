@@ -1,8 +1,8 @@
 """The repository on SQLAlchemy Core: one implementation, SQLite and PostgreSQL dialects.
 
-Idempotence rests on the database, not on a read-then-write: readings are unique per
-(tenant, reading_id) and inserted with ON CONFLICT DO NOTHING, so a replay racing the
-original upload is still stored once.
+Uploads are written by kdfm_cloud.store.readings (batched, idempotent on the database's unique
+constraint); tasks are leased: a task handed out and never reported is handed out again once
+its lease has run out, so an agent that crashed half-way does not lose it.
 """
 
 from __future__ import annotations
@@ -13,53 +13,33 @@ from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from google.protobuf import json_format
 from kdfm_proto.v1 import gateway_pb2, reading_pb2
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 from kdfm_cloud.store import migrate, tables
+from kdfm_cloud.store.readings import ReadingWriter, device_key, supply_state_name
 from kdfm_cloud.store.repository import (
+    DEFAULT_LEASE,
     AgentKey,
     AlertRow,
     DeviceRow,
     ReadingRow,
     StoreOutcome,
     SupplyRow,
+    TaskLease,
+    TaskRow,
 )
 from kdfm_cloud.store.trust import TrustRepository
 
+__all__ = ["SqlRepository", "device_key", "supply_state_name"]
+
 _FINAL_STATES = {"succeeded", "failed", "rejected"}
-_DEVICE_ATTRIBUTES = ("serial_number", "mac_address", "vendor", "model", "agent_id", "address",
-                      "target", "last_seen")
 
 
 def _utc(value: datetime) -> datetime:
     # SQLite hands timestamps back naive; everything stored is UTC.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
-def supply_state_name(state: int) -> str:
-    """SUPPLY_STATE_SOME_REMAINING -> "some_remaining" (the agent model's spelling)."""
-    return reading_pb2.SupplyState.Name(state).removeprefix("SUPPLY_STATE_").lower()
-
-
-def device_key(reading: reading_pb2.Reading) -> str:
-    """What makes a printer the same printer: its serial; the MAC when there is no serial.
-
-    Not the IP address: DHCP moves printers around. The serial wins over the MAC because a
-    replaced network card changes the MAC of the same machine.
-    """
-    identity = reading.identity
-    if identity.HasField("serial_number") and identity.serial_number.strip():
-        return f"serial:{identity.serial_number.strip()}"
-    if identity.HasField("mac_address") and identity.mac_address.strip():
-        return f"mac:{identity.mac_address.strip().lower()}"
-    return f"target:{reading.target}"
-
-
-def _opt(message: Any, name: str) -> Any:
-    return getattr(message, name) if message.HasField(name) else None
 
 
 class SqlRepository:
@@ -74,6 +54,10 @@ class SqlRepository:
             self._insert = pg_dialect.insert
         else:
             raise ValueError(f"database dialect {dialect!r} is not supported (sqlite, postgresql)")
+        self._writer = ReadingWriter(self._insert)
+        # Agents whose tenant and agent rows are known to exist (rows are never deleted), so an
+        # upload does not write them again.
+        self._known_agents: set[AgentKey] = set()
 
     @property
     def trust(self) -> TrustRepository:
@@ -94,6 +78,8 @@ class SqlRepository:
     # -- agents ---------------------------------------------------------------------------
 
     def _ensure_agent(self, conn: sa.Connection, agent: AgentKey, now: datetime) -> None:
+        if agent in self._known_agents:
+            return
         conn.execute(self._insert(tables.tenants).values(tenant=agent.tenant, created_at=now)
                      .on_conflict_do_nothing())
         conn.execute(self._insert(tables.agents).values(
@@ -116,105 +102,11 @@ class SqlRepository:
 
     def store_readings(self, agent: AgentKey, readings: Sequence[reading_pb2.Reading],
                        received_at: datetime) -> StoreOutcome:
-        # Set-wise per batch (one statement per table, not per reading): the ingest benchmark
-        # showed per-reading statements cost ~15x the CPU of the raw inserts.
-        unique: dict[str, reading_pb2.Reading] = {}
-        for reading in readings:
-            unique.setdefault(reading.reading_id, reading)
         with self._engine.begin() as conn:
             self._ensure_agent(conn, agent, received_at)
-            seen = set(conn.scalars(sa.select(tables.readings.c.reading_id).where(
-                tables.readings.c.tenant == agent.tenant,
-                tables.readings.c.reading_id.in_(list(unique)))))
-            new = [r for i, r in unique.items() if i not in seen]
-            inserted: dict[str, int] = {}
-            if new:
-                devices = self._upsert_devices(conn, agent, new)
-                inserted = self._insert_readings(conn, agent, new, devices, received_at)
-        stored = tuple(i for i in unique if i in inserted)
-        # Everything else was there before: earlier uploads, a racing upload, or this batch.
-        replayed = [r.reading_id for r in readings]
-        for reading_id in stored:
-            replayed.remove(reading_id)
-        return StoreOutcome(stored=stored, replayed=tuple(replayed))
-
-    def _upsert_devices(self, conn: sa.Connection, agent: AgentKey,
-                        readings: Sequence[reading_pb2.Reading]) -> dict[str, int]:
-        """Create or update the devices of the readings; answers device_key -> id."""
-        d = tables.devices
-        newest: dict[str, tuple[datetime, reading_pb2.Reading]] = {}
-        first: dict[str, datetime] = {}
-        for reading in readings:
-            key, at = device_key(reading), reading.collected_at.ToDatetime(tzinfo=UTC)
-            if key not in newest or at > newest[key][0]:
-                newest[key] = (at, reading)
-            first[key] = min(at, first.get(key, at))
-        rows = []
-        for key, (at, reading) in newest.items():
-            identity = reading.identity
-            rows.append({
-                "tenant": agent.tenant, "device_key": key, "first_seen": first[key],
-                "last_seen": at, "serial_number": _opt(identity, "serial_number"),
-                "mac_address": _opt(identity, "mac_address"), "vendor": _opt(identity, "vendor"),
-                "model": _opt(identity, "model"), "agent_id": agent.agent_id,
-                "address": _opt(reading, "address"), "target": reading.target,
-            })
-        statement = self._insert(d).values(rows)
-        newer = statement.excluded.last_seen > d.c.last_seen
-        # A replayed old reading must not move the device back to where it was.
-        update = {name: sa.case((newer, statement.excluded[name]), else_=d.c[name])
-                  for name in _DEVICE_ATTRIBUTES}
-        statement = statement.on_conflict_do_update(
-            index_elements=[d.c.tenant, d.c.device_key], set_=update,
-        ).returning(d.c.device_key, d.c.id)
-        return {key: int(row_id) for key, row_id in conn.execute(statement).all()}
-
-    def _insert_readings(self, conn: sa.Connection, agent: AgentKey,
-                         readings: Sequence[reading_pb2.Reading], devices: dict[str, int],
-                         received_at: datetime) -> dict[str, int]:
-        """Insert readings not stored yet with their parts; answers reading_id -> row id."""
-        r = tables.readings
-        rows = [{
-            "tenant": agent.tenant, "reading_id": reading.reading_id, "agent_id": agent.agent_id,
-            "device_id": devices[device_key(reading)],
-            "collected_at": reading.collected_at.ToDatetime(tzinfo=UTC),
-            "received_at": received_at,
-            "reading_pb": reading.SerializeToString(deterministic=True),
-            "reading_json": json_format.MessageToJson(reading, preserving_proto_field_name=True,
-                                                      indent=None),
-        } for reading in readings]
-        inserted = {reading_id: int(row_id) for reading_id, row_id in conn.execute(
-            self._insert(r).values(rows).on_conflict_do_nothing()
-            .returning(r.c.reading_id, r.c.id)).all()}
-        supplies: list[dict[str, Any]] = []
-        counters: list[dict[str, Any]] = []
-        alerts: list[dict[str, Any]] = []
-        for reading in readings:
-            row_id = inserted.get(reading.reading_id)
-            if row_id is None:
-                continue  # an upload racing this one stored it first
-            supplies += [
-                {"reading": row_id, "kind": kind, "idx": s.index,
-                 "description": _opt(s, "description"), "type": _opt(s, "type"),
-                 "colorant": _opt(s, "colorant"), "unit": _opt(s, "unit"),
-                 "state": supply_state_name(s.state), "percent": _opt(s, "percent"),
-                 "raw_level": _opt(s, "raw_level"),
-                 "raw_max_capacity": _opt(s, "raw_max_capacity")}
-                for kind, items in (("supply", reading.supplies), ("tray", reading.trays))
-                for s in {s.index: s for s in items}.values()
-            ]
-            counters += {c.name: {"reading": row_id, "name": c.name, "value": c.value,
-                                  "unit": c.unit, "source": c.source}
-                         for c in reading.counters}.values()
-            alerts += {a.index: {"reading": row_id, "idx": a.index, "severity": a.severity,
-                                 "code": a.code, "alert_group": _opt(a, "group"),
-                                 "description": _opt(a, "description")}
-                       for a in reading.alerts}.values()
-        for table, values in ((tables.supplies, supplies), (tables.counters, counters),
-                              (tables.alerts, alerts)):
-            if values:
-                conn.execute(table.insert(), values)
-        return inserted
+            outcome = self._writer.store(conn, agent, readings, received_at)
+        self._known_agents.add(agent)  # only after the commit: a rollback takes the rows along
+        return outcome
 
     # -- tasks and configuration ----------------------------------------------------------
 
@@ -234,16 +126,30 @@ class SqlRepository:
                 task_pb=queued.SerializeToString(), state="queued"))
         return queued
 
-    def take_tasks(self, agent: AgentKey, limit: int) -> list[gateway_pb2.Task]:
+    def take_tasks(self, agent: AgentKey, limit: int,
+                   lease: TaskLease = DEFAULT_LEASE) -> list[gateway_pb2.Task]:
         t = tables.tasks
+        now = datetime.now(UTC)
+        mine = (t.c.tenant == agent.tenant, t.c.agent_id == agent.agent_id)
+        expired = sa.and_(t.c.state == "delivered", t.c.delivered_at < now - lease.duration)
         with self._engine.begin() as conn:
-            rows = conn.execute(sa.select(t.c.task_id, t.c.task_pb).where(
-                t.c.tenant == agent.tenant, t.c.agent_id == agent.agent_id,
-                t.c.state == "queued").order_by(t.c.created_at, t.c.task_id).limit(limit)
-            ).all()
+            # An agent that never reported within max_deliveries leases will not do better on
+            # the next one: fail the task instead of handing it out for ever.
+            conn.execute(t.update().where(*mine, expired, t.c.deliveries >= lease.max_deliveries)
+                         .values(state="failed", finished_at=now,
+                                 message=f"no result reported after {lease.max_deliveries} "
+                                         f"deliveries ({lease.duration} each)"))
+            query = (sa.select(t.c.task_id, t.c.task_pb)
+                     .where(*mine, sa.or_(t.c.state == "queued", expired))
+                     .order_by(t.c.created_at, t.c.task_id).limit(limit))
+            if self._engine.dialect.name == "postgresql":
+                # Two gateways answering polls of the same agent hand out a task once.
+                query = query.with_for_update(skip_locked=True)
+            rows = conn.execute(query).all()
             if rows:
                 conn.execute(t.update().where(t.c.task_id.in_([r.task_id for r in rows]))
-                             .values(state="delivered", delivered_at=datetime.now(UTC)))
+                             .values(state="delivered", delivered_at=now,
+                                     deliveries=t.c.deliveries + 1))
         return [gateway_pb2.Task.FromString(r.task_pb) for r in rows]
 
     def finish_task(self, agent: AgentKey, task_id: str, outcome: str, message: str) -> bool:
@@ -262,6 +168,23 @@ class SqlRepository:
             state = conn.scalar(sa.select(tables.tasks.c.state)
                                 .where(tables.tasks.c.task_id == task_id))
         return None if state is None else str(state)
+
+    def tasks(self, tenant: str | None = None, agent_id: str | None = None,
+              limit: int = 100) -> list[TaskRow]:
+        t = tables.tasks
+        query = sa.select(t).order_by(t.c.created_at.desc(), t.c.task_id).limit(limit)
+        if tenant is not None:
+            query = query.where(t.c.tenant == tenant)
+        if agent_id is not None:
+            query = query.where(t.c.agent_id == agent_id)
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).all()
+        return [TaskRow(tenant=r.tenant, agent_id=r.agent_id, task_id=r.task_id,
+                        kind=gateway_pb2.Task.FromString(r.task_pb).WhichOneof("kind") or "none",
+                        state=r.state, created_at=_utc(r.created_at),
+                        delivered_at=None if r.delivered_at is None else _utc(r.delivered_at),
+                        finished_at=None if r.finished_at is None else _utc(r.finished_at),
+                        deliveries=r.deliveries, message=r.message) for r in rows]
 
     def set_config(self, agent: AgentKey, config: gateway_pb2.AgentConfig) -> int:
         a = tables.agents
@@ -313,6 +236,14 @@ class SqlRepository:
                            device_id=x.device_id, serial_number=x.serial_number,
                            collected_at=_utc(x.collected_at), received_at=_utc(x.received_at))
                 for x in rows]
+
+    def reading_body(self, tenant: str, reading_id: str) -> reading_pb2.Reading | None:
+        """The stored reading as the agent sent it (None: no such reading)."""
+        r = tables.readings
+        with self._engine.connect() as conn:
+            body = conn.scalar(sa.select(r.c.reading_pb).where(r.c.tenant == tenant,
+                                                               r.c.reading_id == reading_id))
+        return None if body is None else reading_pb2.Reading.FromString(body)
 
     def reading_ids(self, tenant: str | None = None) -> list[str]:
         r = tables.readings

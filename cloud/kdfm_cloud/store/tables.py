@@ -16,6 +16,9 @@ tenants = sa.Table(
     sa.Column("region", sa.String(32)),
     sa.Column("dpa_signed_by", sa.String(256)),
     sa.Column("dpa_signed_at", sa.DateTime(timezone=True)),
+    # Quotas of the operator's Tenant CRD (spec.quotas); NULL: no limit.
+    sa.Column("max_agents", sa.Integer),
+    sa.Column("max_devices", sa.Integer),
 )
 
 agents = sa.Table(
@@ -58,8 +61,8 @@ readings = sa.Table(
     sa.Column("device_id", sa.Integer, sa.ForeignKey("devices.id"), nullable=False),
     sa.Column("collected_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    # The reading as received, lossless; its JSON is made from it on demand (readingjson).
     sa.Column("reading_pb", sa.LargeBinary, nullable=False),
-    sa.Column("reading_json", sa.Text, nullable=False),
     sa.UniqueConstraint("tenant", "reading_id"),
 )
 
@@ -112,6 +115,8 @@ tasks = sa.Table(
     sa.Column("delivered_at", sa.DateTime(timezone=True)),
     sa.Column("finished_at", sa.DateTime(timezone=True)),
     sa.Column("message", sa.Text),
+    # How often the task was handed out (a lease that ran out hands it out again).
+    sa.Column("deliveries", sa.Integer, nullable=False, server_default=sa.text("0")),
 )
 activation_codes = sa.Table(
     "activation_codes", metadata,

@@ -14,7 +14,13 @@ import sqlalchemy as sa
 from kdfm_cloud import activation
 from kdfm_cloud.store import tables
 from kdfm_cloud.store.repository import AgentKey
-from kdfm_cloud.tenants import TenantRow, TrustError, check_region
+from kdfm_cloud.tenants import (
+    TenantRow,
+    TrustError,
+    agent_quota_reason,
+    check_quota,
+    check_region,
+)
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -28,6 +34,10 @@ def _must(value: datetime | None) -> datetime:
     if stamped is None:
         raise TrustError("a required timestamp is missing in the store")
     return stamped
+
+
+ENROLMENT_UNDER_WAY = timedelta(minutes=10)
+"""How long a claimed code without an agent counts as an enrolment under way (quota)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +74,8 @@ class Claim:
     tenant: str | None
     why: str
     """For the gateway's log only; never sent to the caller."""
+    quota_refusal: str | None = None
+    """A good code of a tenant at its agent quota: said to the caller; the code stays good."""
 
 
 class TrustRepository:
@@ -79,7 +91,8 @@ class TrustRepository:
     def _tenant_row(row: Any) -> TenantRow:
         return TenantRow(tenant=row.tenant, region=row.region, dpa_signed_by=row.dpa_signed_by,
                          dpa_signed_at=_utc(row.dpa_signed_at),
-                         created_at=_must(row.created_at))
+                         created_at=_must(row.created_at), max_agents=row.max_agents,
+                         max_devices=row.max_devices)
 
     def tenant(self, name: str) -> TenantRow | None:
         """The tenant, or None."""
@@ -89,12 +102,16 @@ class TrustRepository:
         return None if row is None else self._tenant_row(row)
 
     def create_tenant(self, name: str, region: str, dpa_signed_by: str | None,
-                      now: datetime | None = None) -> TenantRow:
+                      now: datetime | None = None, *, max_agents: int | None = None,
+                      max_devices: int | None = None) -> TenantRow:
         """Create a tenant in an EU region; TrustError when it already exists with a region."""
         check_region(region)
         now = now or datetime.now(UTC)
         t = tables.tenants
-        signed = {"dpa_signed_by": dpa_signed_by, "dpa_signed_at": now} if dpa_signed_by else {}
+        signed: dict[str, Any] = {"dpa_signed_by": dpa_signed_by, "dpa_signed_at": now} \
+            if dpa_signed_by else {}
+        signed["max_agents"] = check_quota("max_agents", max_agents)
+        signed["max_devices"] = check_quota("max_devices", max_devices)
         with self._engine.begin() as conn:
             existing = conn.execute(sa.select(t).where(t.c.tenant == name)).first()
             if existing is not None and existing.region is not None:
@@ -185,9 +202,18 @@ class TrustRepository:
             elif _must(row.expires_at) <= now:
                 why = "expired code"
             else:
-                tenant = conn.execute(sa.select(t).where(t.c.tenant == row.tenant)).first()
+                # FOR UPDATE (PostgreSQL): enrolments of one tenant count its agents one after
+                # the other. SQLite holds the database's write lock since BEGIN already.
+                tenant = conn.execute(sa.select(t).where(t.c.tenant == row.tenant)
+                                      .with_for_update()).first()
                 if tenant is None or tenant.dpa_signed_at is None:
                     why = "tenant missing or without a signed data-processing agreement"
+                elif tenant.max_agents is not None and \
+                        self._agents_counted(conn, row.tenant, now) >= tenant.max_agents:
+                    # Not the agent's mistake: no failure counted, the code is not used up.
+                    return Claim(row.code_id, None, "tenant at its agent quota",
+                                 quota_refusal=agent_quota_reason(row.tenant,
+                                                                  tenant.max_agents))
             if why:
                 failures = row.failures + 1
                 burn = {"burned_at": now} if failures >= limits.per_code and \
@@ -199,6 +225,19 @@ class TrustRepository:
             conn.execute(c.update().where(c.c.code_id == row.code_id, c.c.used_at.is_(None))
                          .values(used_at=now))
         return Claim(row.code_id, row.tenant, "claimed")
+
+    @staticmethod
+    def _agents_counted(conn: sa.Connection, tenant: str, now: datetime) -> int:
+        """Agents that use up the quota: enrolled and not revoked, plus enrolments under way
+        (a code claimed in the last minutes whose certificate is being signed; older claims
+        are enrolments a crashed gateway never finished)."""
+        a, c = tables.agents, tables.activation_codes
+        enrolled = conn.scalar(sa.select(sa.func.count()).select_from(a).where(
+            a.c.tenant == tenant, a.c.enrolled_at.is_not(None), a.c.revoked_at.is_(None)))
+        under_way = conn.scalar(sa.select(sa.func.count()).select_from(c).where(
+            c.c.tenant == tenant, c.c.used_at > now - ENROLMENT_UNDER_WAY,
+            c.c.agent_id.is_(None)))
+        return int(enrolled or 0) + int(under_way or 0)
 
     def release_code(self, code_id: str) -> None:
         """Give a claimed code back (the enrolment failed on our side, not the agent's)."""
