@@ -6,6 +6,7 @@ failure becomes a `DeviceError` in the reading (RFC 3805 devices are old and inv
 
 from __future__ import annotations
 
+import bisect
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -53,25 +54,36 @@ class _Device:
     dead: bool = False
     _entries: dict[str, dict[int, dict[str, SnmpValue]]] = field(default_factory=dict)
     """Rows of each table entry looked up so far, by column then index; cleared by `add`."""
+    _sorted: list[str] | None = None
+    """The OIDs of `values` in string order, for finding an entry's rows; cleared by `add`."""
 
     def add(self, rows: Mapping[str, SnmpValue] | Iterable[tuple[str, SnmpValue]]) -> None:
         """Keep `rows` (later reads of the same OID win)."""
         self.values.update(rows)
         self._entries.clear()
+        self._sorted = None
 
     def column(self, entry: str, column: int) -> Mapping[str, SnmpValue]:
         """Rows of `entry.column` keyed by their index suffix ("1.3"); do not modify."""
-        # Some 35 columns of 8 entries are looked up per device among ~700 values: split each
-        # entry's rows into columns once instead of scanning every value for each column.
         columns = self._entries.get(entry)
         if columns is None:
-            columns = {}
+            # Some 35 columns of 10 entries are looked up per device among ~700 values. In string
+            # order every OID that starts with "entry." lies between "entry." and "entry/" ('/'
+            # follows '.'), so two bisections of the sorted OIDs find an entry's rows: scanning
+            # every value per entry cost a sixth of a reading's CPU.
+            if self._sorted is None:
+                self._sorted = sorted(self.values)
+            keys = self._sorted
             prefix = entry + "."
-            for oid_text, value in self.values.items():
-                if oid_text.startswith(prefix):
-                    number, _, index = oid_text[len(prefix) :].partition(".")
-                    if index and number.isdigit():
-                        columns.setdefault(int(number), {})[index] = value
+            cut = len(prefix)
+            values = self.values
+            columns = {}
+            lo = bisect.bisect_left(keys, prefix)
+            hi = bisect.bisect_left(keys, entry + "/", lo)
+            for oid_text in keys[lo:hi]:
+                number, _, index = oid_text[cut:].partition(".")
+                if index and number.isdigit():
+                    columns.setdefault(int(number), {})[index] = values[oid_text]
             self._entries[entry] = columns
         return columns.get(column, _EMPTY)
 

@@ -15,7 +15,6 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import jsonschema
 import yaml
 
 from kdfm_agent.errors import ProfileError
@@ -123,6 +122,10 @@ def schema() -> dict[str, Any]:
 def _validator() -> Any:
     # `jsonschema.validate` checks the schema against its meta-schema on every call: building the
     # validator once makes loading the built-in profiles ~10x cheaper at each agent start.
+    # Imported here, not at the top: 50 ms that commands which never load a profile (and `scan`,
+    # which loads them while its sweep waits for replies) should not pay at start-up.
+    import jsonschema  # noqa: PLC0415
+
     schema_document = schema()
     validator_class = jsonschema.validators.validator_for(schema_document)
     validator_class.check_schema(schema_document)
@@ -131,6 +134,8 @@ def _validator() -> Any:
 
 def validate(document: Any, origin: str) -> dict[str, Any]:
     """`document` if it satisfies the schema, else `ProfileError` naming the file and the path."""
+    import jsonschema  # noqa: PLC0415 - see _validator
+
     try:
         error = jsonschema.exceptions.best_match(_validator().iter_errors(document))
         if error is not None:

@@ -5,7 +5,8 @@
 # address is asked twice). Beside it, the shared harness's peers (pysnmp sweep, nmap) when
 # PEERS=1. Root: binds UDP 161. Not a test.
 #
-# Usage: bench/discovery/run.sh        Env: CONC=256 (sessions for the live devices), PEERS=0|1
+# Usage: bench/discovery/run.sh        Env: CONC=256 (sessions for the live devices), PEERS=0|1,
+#                                           RATE (scan --probes-per-second; default: the agent's)
 # Target (the SNMP reading issue): wall <= 1.25 x 2 s = 2.5 s, 50 printers found.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd); REPO=$(cd "$HERE/../.." && pwd)
@@ -27,9 +28,10 @@ for _ in $(seq 300); do
   snmpget -M /dev/null -v2c -c public -r0 -t0.2 "$LAST" 1.3.6.1.2.1.1.5.0 >/dev/null 2>&1 && break; sleep 0.1
 done
 # The scan covers 127.0.8.0-127.0.11.255 (all 1024; a /22 CIDR would skip network/broadcast).
-echo "== kdfm-agent scan, 1024 addresses, 50 live, timeout 1 s, retries 1, conc $CONC"
+RATE_ARGS=(); [ -n "${RATE:-}" ] && RATE_ARGS=(--probes-per-second "$RATE")
+echo "== kdfm-agent scan, 1024 addresses, 50 live, timeout 1 s, retries 1, conc $CONC ${RATE_ARGS[*]:-}"
 /usr/bin/time -f "%e %U %S %M" -o "$W/t" "$REPO/.venv/bin/kdfm-agent" scan 127.0.8.0-127.0.11.255 \
-  --timeout 1 --retries 1 --concurrency "$CONC" --json > "$W/out"
+  --timeout 1 --retries 1 --concurrency "$CONC" "${RATE_ARGS[@]}" --json > "$W/out"
 read -r wall user sys rss < "$W/t"
 found=$(grep -c '"printer": true' "$W/out" || true)
 answered=$(grep -c '"answered": true' "$W/out" || true)

@@ -44,6 +44,8 @@ async def main(addresses: list[str], ceiling: int, backend: Backend) -> None:
     print(
         f"kdfm-{backend.value} devices={len(targets)} ok={stats['ok']} failed={stats['failed']} "
         f"supplies={stats['supplies']} peak_concurrency={limiter.peak} "
+        f"final_limit={int(limiter.limit)} rtt_ms={(limiter.round_trip or 0) * 1000:.1f} "
+        f"answered_requests={limiter.answered} timeouts={limiter.timeouts} "
         f"wall={time.monotonic() - started:.2f}"
     )
 

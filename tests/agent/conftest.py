@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from kdfm_cloud.devstack.processes import free_port, start_process, wait_until
 
-Responder = Callable[[bytes], bytes | None]
-"""Given a request datagram, the datagram to answer (None = stay silent)."""
+Responder = Callable[[bytes], bytes | list[bytes] | None]
+"""Given a request datagram, the datagram(s) to answer (None = stay silent)."""
 
 
 @dataclass
@@ -49,8 +49,8 @@ class HostileDevice:
                 return
             self.received += 1
             answer = self.respond(data)
-            if answer is not None:
-                self.sock.sendto(answer, peer)
+            for datagram in [answer] if isinstance(answer, bytes) else answer or []:
+                self.sock.sendto(datagram, peer)
 
     def close(self) -> None:
         self._stop.set()

@@ -267,3 +267,37 @@ def test_device_that_stops_answering_mid_walk_times_out(hostile_device, backend)
     with pytest.raises(errors.SnmpTimeoutError):
         run(main())
     assert device.received == 3 + 2  # three answered pages, then one request sent twice
+
+
+def finite_table(request: bytes) -> bytes:
+    """25 supply levels, 10 rows a reply, then sysObjectID-less air: the row after the table."""
+
+    def rows(asked: list[str]) -> list[tuple[str, object]]:
+        if asked == [SYS_OBJECT_ID]:
+            return [(SYS_OBJECT_ID, V2C.ObjectIdentifier("1.3.6.1.4.1.11.2.3.9.1"))]
+        last = asked[0].split(".")
+        start = int(last[-1]) + 1 if asked[0].startswith(SUPPLIES + ".9.1.") else 1
+        found = [(f"{SUPPLIES}.9.1.{n}", V2C.Integer(n)) for n in range(start, min(start + 10, 26))]
+        return found or [("1.3.6.1.2.1.43.12.1.1.2.1.1", V2C.Integer(1))]
+
+    return reply(request, rows)
+
+
+@pytest.mark.parametrize("backend", BACKENDS, ids=lambda b: b.value)
+def test_duplicate_replies_are_not_taken_for_the_next_ones(hostile_device, backend):
+    # Every request is answered twice: the copy waits in the socket while the next request is
+    # in flight (and, after the walk, while nothing is) and must be recognised as stale.
+    device = hostile_device(lambda request: [finite_table(request)] * 2)
+
+    async def main():
+        settings = SessionSettings(timeout=2, retries=0, backend=backend, max_repetitions=10)
+        target = Target("127.0.0.1", device.port, "127.0.0.1")
+        async with open_session(target, Community("public"), settings) as s:
+            rows = await s.walk(SUPPLIES)
+            await asyncio.sleep(0.2)  # not synchronisation: lets the last copy arrive while idle
+            return rows, await s.get(SYS_OBJECT_ID)
+
+    rows, sys_object_id = run(main())
+    assert rows == [(f"{SUPPLIES}.9.1.{n}", n) for n in range(1, 26)]
+    assert sys_object_id == "1.3.6.1.4.1.11.2.3.9.1"
+    assert device.received == 4 + 1  # three full pages, the one past the table, the GET

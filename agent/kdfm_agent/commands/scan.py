@@ -16,6 +16,7 @@ from kdfm_agent import credentials as creds
 from kdfm_agent.commands.read import add_session_arguments, session_settings
 from kdfm_agent.discovery import ScanResult, expand, scan
 from kdfm_agent.errors import ConfigError
+from kdfm_agent.snmp.sweep import SweepSettings
 
 
 def register(subparsers: Any) -> None:
@@ -27,6 +28,10 @@ def register(subparsers: Any) -> None:
     creds.add_arguments(parser)
     add_session_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per address")
+    parser.add_argument("--probes-per-second", type=float, metavar="RATE",
+                        default=SweepSettings().probes_per_second,
+                        help="most sweep datagrams sent per second (default %(default)g): "
+                        "1024 addresses take 1024/RATE s to probe once")  # fmt: skip
     parser.set_defaults(func=run, timeout=2.0, retries=1, concurrency=64)
 
 
@@ -41,13 +46,25 @@ def run(args: argparse.Namespace) -> int:
     try:
         credential_list = creds.from_arguments(args)
         settings = session_settings(args)
+        sweep_settings = SweepSettings(
+            timeout=settings.timeout,
+            retries=settings.retries,
+            probes_per_second=args.probes_per_second,
+        )
         targets = asyncio.run(expand(args.specs, args.exclude, args.port))
     except ConfigError as err:
         print(f"kdfm-agent scan: {err}", file=sys.stderr)
         return 2
     progress = _progress if sys.stderr.isatty() else None
     results = asyncio.run(
-        scan(targets, credential_list, settings, concurrency=args.concurrency, progress=progress)
+        scan(
+            targets,
+            credential_list,
+            settings,
+            concurrency=args.concurrency,
+            progress=progress,
+            sweep_settings=sweep_settings,
+        )
     )
     for result in results:
         print(json.dumps(dataclasses.asdict(result)) if args.json else _line(result))

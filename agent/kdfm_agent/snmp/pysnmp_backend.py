@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from pyasn1.error import PyAsn1Error
-from pyasn1.type import univ
 from pysnmp.hlapi.v3arch.asyncio import (
     CommunityData,
     ContextData,
@@ -26,11 +25,12 @@ from pysnmp.hlapi.v3arch.asyncio import (
     next_cmd,
 )
 from pysnmp.hlapi.v3arch.asyncio import auth as usm
-from pysnmp.proto import errind, rfc1902, rfc1905
+from pysnmp.proto import errind, rfc1905
 
 from kdfm_agent import errors
 from kdfm_agent.credentials import AuthProtocol, Community, PrivProtocol, SnmpVersion, UsmUser
 from kdfm_agent.snmp.session import SnmpSession, SnmpValue
+from kdfm_agent.snmp.values import plain
 
 _AUTH: dict[AuthProtocol, Any] = {
     AuthProtocol.MD5: usm.USM_AUTH_HMAC96_MD5,
@@ -54,22 +54,6 @@ _AUTH_FAILURES = (
     errind.UnsupportedSecurityLevel,
     errind.UnknownEngineID,
 )
-_ABSENT = (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView, univ.Null)
-
-
-def plain(value: Any) -> SnmpValue:
-    """A pysnmp value as the plain type gufo-snmp would give (bytes, dotted str, int)."""
-    if isinstance(value, _ABSENT):
-        return None
-    if isinstance(value, rfc1902.IpAddress):
-        return ".".join(str(b) for b in value.asOctets())
-    if isinstance(value, univ.OctetString):
-        return bytes(value.asOctets())
-    if isinstance(value, univ.ObjectIdentifier):
-        return ".".join(str(n) for n in value)
-    if isinstance(value, univ.Integer):
-        return int(value)
-    raise errors.SnmpMalformedReplyError("?", f"unexpected SNMP value type {type(value).__name__}")
 
 
 class PysnmpSession(SnmpSession):

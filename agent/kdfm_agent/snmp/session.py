@@ -168,14 +168,20 @@ class SnmpSession(abc.ABC):
         rows: list[tuple[str, SnmpValue]] = []
         previous = oid_tuple(root)
         async for page in self._walk_pages(root, bulk, page_rows):
-            accepted: list[tuple[str, SnmpValue]] = []
             finished = False
-            for raw_oid, value in page:
-                row_oid = raw_oid[1:] if raw_oid[:1] == "." else raw_oid
-                if not row_oid.startswith(prefix):
-                    finished = True
-                    break
-                accepted.append((row_oid, value))
+            if page and page[0][0].startswith(prefix) and page[-1][0].startswith(prefix):
+                # Every page but the last: its ends are in the subtree and (checked below) in
+                # order, so an in-order page lies wholly in it. Rows out of order inside a page
+                # pass the per-page order check anyway; testing each row cost 5% of a reading.
+                accepted = page
+            else:
+                accepted = []
+                for raw_oid, value in page:
+                    row_oid = raw_oid[1:] if raw_oid[:1] == "." else raw_oid
+                    if not row_oid.startswith(prefix):
+                        finished = True
+                        break
+                    accepted.append((row_oid, value))
             if accepted:
                 # Each page must start after the previous one and end after its own start: that
                 # is what makes the walk finish. Checking every row (hundreds per device) as a

@@ -1,22 +1,27 @@
-"""Discovery sweep: one UDP socket asks every address of a range for its system group at once.
+"""Discovery sweep: one UDP socket asks every address of a range who it is and if it prints.
 
 A session per address (a socket, a client, a retry loop each) makes a /22 cost 1024 sockets and
 the concurrency limit turns 2 s of waiting into 30: silent addresses dominate a scan, and all
-they need is their probes. Here every address gets a v1/v2c GET of sysObjectID and sysDescr from
-one socket; replies are matched by source address and request id; an address that has not
-answered after `timeout` is asked again, `retries` times; then it is given up. A silent address
-costs exactly `retries + 1` datagrams and no CPU beyond encoding them.
+they need is their probes. Here every address gets one v1/v2c GETNEXT from one socket; replies are
+matched by source address and request id; an address that has not answered after `timeout` is
+asked again, `retries` times; then it is given up. A silent address costs exactly `retries + 1`
+datagrams and no CPU beyond encoding them.
 
-Only addresses that answer go on to the full (session-based) printer check.
+The GETNEXT names the system group's sysDescr and sysObjectID and the roots of the Printer-MIB
+and of hrPrinterTable: the reply carries the two scalars and the first object at or after each
+printer root, which is all the evidence the printer check needs. So a device that answers the
+sweep is identified by that reply, without a second round trip or a session.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import random
 import socket
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,12 +32,18 @@ from pysnmp.proto import api
 from kdfm_agent.credentials import Community, SnmpVersion
 from kdfm_agent.errors import AgentError, ConfigError
 from kdfm_agent.snmp import printer_mib as mib
-from kdfm_agent.snmp.pysnmp_backend import plain
 from kdfm_agent.snmp.session import SnmpValue
+from kdfm_agent.snmp.values import plain
 from kdfm_agent.targets import SendGuard
 
-SWEEP_OIDS = (mib.SYS_OBJECT_ID, mib.SYS_DESCR)
-"""What each address is asked: enough to tell an SNMP agent and pick a profile."""
+SWEEP_OIDS = (
+    mib.SYS_DESCR.removesuffix(".0"),
+    mib.SYS_OBJECT_ID.removesuffix(".0"),
+    mib.PRINTER_MIB,
+    mib.HR_PRINTER_TABLE,
+)
+"""What each address is asked by GETNEXT: the system scalars (their OIDs without ".0", so that
+the next object is the scalar itself) and the first object after each printer MIB's root."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +86,12 @@ class _Protocol(asyncio.DatagramProtocol):
             pdu = proto.apiMessage.get_pdu(message)
             if int(proto.apiPDU.get_request_id(pdu)) != self.request_id:
                 return
-            values = {str(oid): plain(value) for oid, value in proto.apiPDU.get_varbinds(pdu)}
+            if int(proto.apiPDU.get_error_status(pdu)) != 0:
+                # SNMPv1 answers noSuchName for a whole GETNEXT when one name runs past the end
+                # of its MIB view: the address answered this community but told nothing.
+                values = {}
+            else:
+                values = {str(oid): plain(value) for oid, value in proto.apiPDU.get_varbinds(pdu)}
         except (PyAsn1Error, AgentError, ValueError, TypeError):
             return  # garbage from an address is as good as silence here
         self.waiting.discard(address)
@@ -94,7 +110,11 @@ async def sweep(
     settings: SweepSettings,
     guard: SendGuard,
 ) -> dict[str, dict[str, SnmpValue]]:
-    """{address: {oid: value}} of every address that answered `community`'s GET of SWEEP_OIDS."""
+    """{address: {oid: value}} of every address that answered `community`'s GETNEXT of SWEEP_OIDS.
+
+    The OIDs are those of the reply (sysDescr.0, sysObjectID.0, whatever followed each printer
+    root); an address whose reply was an error maps to an empty dict.
+    """
     targets = list(dict.fromkeys(addresses))
     for address in targets:
         guard.check(address)  # before any datagram: one refused address refuses the sweep
@@ -112,34 +132,67 @@ async def sweep(
     transport, protocol = await loop.create_datagram_endpoint(
         lambda: _Protocol(waiting, request_id, module), family=family
     )
-    gap = 1.0 / settings.probes_per_second
     try:
-        for _ in range(settings.retries + 1):
-            round_targets = [a for a in targets if a in waiting]
-            if not round_targets:
-                break
-            started = time.monotonic()
-            for number, address in enumerate(round_targets):
-                if address in waiting:  # may have answered while this round was being sent
-                    transport.sendto(datagram, (address, port))
-                ahead = started + (number + 1) * gap - time.monotonic()
-                if ahead > 0.005:
-                    await asyncio.sleep(ahead)  # pace in steps of a few ms, not per datagram
-            # Every probe of this round gets its full timeout (the last one was sent just now).
-            deadline = time.monotonic() + settings.timeout
-            while waiting and (remaining := deadline - time.monotonic()) > 0:
-                protocol.answered.clear()
-                try:
-                    await asyncio.wait_for(protocol.answered.wait(), remaining)
-                except TimeoutError:
-                    break
+        await _probe_all(
+            lambda address: transport.sendto(datagram, (address, port)), protocol, targets, settings
+        )
     finally:
         transport.close()
     return protocol.replies
 
 
+async def _probe_all(
+    send: Callable[[str], None], protocol: _Protocol, targets: list[str], settings: SweepSettings
+) -> None:
+    """Send every address its probe, paced; resend each `timeout` after its own last probe.
+
+    Each address keeps its own clock, so the sweep lasts the sending of the first probes plus
+    `(retries + 1) * timeout`, not a full timeout after each round (1024 addresses at 5000/s:
+    2.2 s instead of 2.4 s for a 1 s timeout and one retry).
+    """
+    waiting = protocol.waiting
+    fresh = iter(targets)
+    pending = True  # addresses not yet sent their first probe remain
+    # (when the next datagram is due, address, datagrams sent so far); FIFO because every
+    # address waits the same timeout after a send made in order.
+    due: collections.deque[tuple[float, str, int]] = collections.deque()
+    started = time.monotonic()
+    sent = 0
+    while waiting and (pending or due):
+        now = time.monotonic()
+        budget = int((now - started) * settings.probes_per_second) + 1 - sent
+        while budget > 0:
+            if due and due[0][0] <= now:
+                _, address, tries = due.popleft()
+                if address not in waiting or tries > settings.retries:
+                    continue  # answered, or given up after its last timeout
+            elif pending:
+                address = next(fresh, "")
+                if not address:
+                    pending = False
+                    continue
+                tries = 0
+            else:
+                break
+            send(address)
+            due.append((now + settings.timeout, address, tries + 1))
+            sent += 1
+            budget -= 1
+        if not waiting or not (pending or due):
+            break
+        # Sleep until the next datagram may or must go, in steps of a few ms (not per datagram),
+        # or until a reply arrives (it may be the last one awaited).
+        if pending or due[0][0] <= now:
+            wake = started + sent / settings.probes_per_second  # the pace allows one more then
+        else:
+            wake = due[0][0]
+        protocol.answered.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(protocol.answered.wait(), max(wake - time.monotonic(), 0.005))
+
+
 def _request(module: Any, community: Community, request_id: int) -> bytes:
-    pdu = module.GetRequestPDU()
+    pdu = module.GetNextRequestPDU()
     module.apiPDU.set_defaults(pdu)
     module.apiPDU.set_request_id(pdu, request_id)
     module.apiPDU.set_varbinds(pdu, [(oid, module.Null("")) for oid in SWEEP_OIDS])
