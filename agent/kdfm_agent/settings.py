@@ -90,7 +90,8 @@ class MqttSettings:
     ca_file: str = ""
     """PEM bundle the broker's certificate must chain to; empty: the gateway's CA."""
     username: str = ""
-    """Broker user name; empty: the agent id."""
+    """Broker user name; empty: the agent id; ignored where the broker takes it from the
+    agent's certificate (the agents' listener)."""
     password_file: str = ""
     """File holding the broker password (never the password itself in YAML)."""
     keepalive_seconds: int = 60
