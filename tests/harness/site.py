@@ -9,7 +9,9 @@ DIR/snmpsim.log and DIR/site.json; `down` stops it. Two shapes:
   (harness.fleet); site.json is SnmpFleet.to_json(): {"mode": "per-address", "port",
   "community", "devices": [{"recording", "address", "port", "contexts"}], "v3_users": [...]}.
   The per-printer data dirs live in the system temp dir (never in the git tree) and `down`
-  removes them.
+  removes them. Without --data-dir and with no recordings directory (a fresh checkout without
+  $KDFM_RECORDINGS), it serves the sample site instead (harness.sample_site), says so, and
+  `down` removes the generated files too.
 
 Run with `PYTHONPATH=tests` (pytest sets that itself) from the repository root.
 """
@@ -29,6 +31,7 @@ from kdfm_cloud.devstack.errors import DevstackError
 from kdfm_cloud.devstack.processes import stop_pid_file, write_pid_file
 
 from harness.fleet import FIRST_ADDRESS, start_fleet
+from harness.sample_site import write_sample_site
 from harness.snmpsim import default_recordings_dir, start_site
 
 PID_FILE = "snmpsim.pid"
@@ -79,6 +82,29 @@ def up_per_address(state_dir: Path, *, port: int, data_dir: Path, first_address:
     return 0
 
 
+def sample_recordings_dir(state_dir: Path) -> Path:
+    """Where the generated sample site of `state_dir` lives (outside any git tree)."""
+    digest = hashlib.sha256(str(state_dir.resolve()).encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"kdfm-sample-site-{digest}"
+
+
+def per_address_recordings(state_dir: Path, data_dir: Path | None) -> Path:
+    """The recordings a per-address site serves: `data_dir`, else $KDFM_RECORDINGS, else the
+    generated sample site when that directory does not exist (a clear line says so)."""
+    if data_dir is not None:
+        return data_dir
+    recordings = default_recordings_dir()
+    if recordings.is_dir():
+        return recordings
+    sample = sample_recordings_dir(state_dir)
+    shutil.rmtree(sample, ignore_errors=True)
+    written = write_sample_site(sample)
+    print(f"recordings directory {recordings} does not exist (set KDFM_RECORDINGS): serving "
+          f"the sample site instead, {len(written)} synthetic printers written to {sample}",
+          flush=True)
+    return sample
+
+
 def down(state_dir: Path) -> int:
     """Stop the site recorded in `state_dir`; succeeds when none is running."""
     stopped = stop_pid_file(state_dir / PID_FILE)
@@ -87,6 +113,8 @@ def down(state_dir: Path) -> int:
         devices_dir = json.loads(site_file.read_text()).get("devices_dir")
         if devices_dir:
             shutil.rmtree(devices_dir, ignore_errors=True)
+    # Only the generated sample is ours to delete, never a recordings directory.
+    shutil.rmtree(sample_recordings_dir(state_dir), ignore_errors=True)
     site_file.unlink(missing_ok=True)
     print("snmpsim stopped" if stopped else "no snmpsim was running")
     return 0
@@ -108,7 +136,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.action == "up" and args.per_address:
             return up_per_address(args.state_dir, port=args.port,
-                                  data_dir=args.data_dir or default_recordings_dir(),
+                                  data_dir=per_address_recordings(args.state_dir, args.data_dir),
                                   first_address=args.first_address)
         if args.action == "up":
             return up(args.state_dir, port=args.port,

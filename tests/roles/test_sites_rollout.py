@@ -1,4 +1,5 @@
-"""The rollout over real SSH against network-namespace sites (tests/harness/netns.py).
+"""The rollout over real SSH against network-namespace sites (tests/harness/netns.py), with a
+pre-issued identity and no cloud: batches, idempotence, and the stops at a lost or failing site.
 
 The sites share this machine's filesystem, so each gets its own install prefix and state
 directory; the agents they start are killed after the test.
@@ -6,74 +7,25 @@ directory; the agents they start are killed after the test.
 
 from __future__ import annotations
 
-import json
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from harness.netns import Site
-from roles.rolekit import (
-    SITE_PYTHON,
-    PlaybookResult,
-    Wheelhouses,
-    run_playbook,
-    stop_agents,
-)
+from roles.netns_rollout import Rollout, SiteFactory
+from roles.rolekit import Wheelhouses, stop_agents
 
 pytestmark = [pytest.mark.sites, pytest.mark.slow]
-
-SiteFactory = Callable[[int], tuple[Site, ...]]
-
-
-def _host_vars(site: Site, work: Path, **extra: Any) -> dict[str, Any]:
-    return {
-        "ansible_host": site.address, "ansible_port": site.port, "ansible_user": site.user,
-        "ansible_ssh_private_key_file": str(site.key_path),
-        "ansible_ssh_common_args": "-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null"
-                                   " -o IdentitiesOnly=yes",
-        "ansible_python_interpreter": SITE_PYTHON,
-        # Host variables, not extra vars (those would override a site's own value).
-        "dca_agent_python": SITE_PYTHON,
-        "dca_agent_prefix": str(work / f"kdfm-{site.name}" / "prefix"),
-        "dca_agent_state_dir": str(work / f"kdfm-{site.name}" / "state"),
-        **extra,
-    }
-
-
-class Rollout:
-    """An inventory of netns sites (in the given order) and the deploy playbook."""
-
-    def __init__(self, work: Path, wheelhouses: Wheelhouses, identity: dict[str, str]) -> None:
-        self.work = work
-        self.inventory = work / "inventory" / "hosts.yml"
-        self.inventory.parent.mkdir(parents=True, exist_ok=True)
-        self.common = {"dca_agent_wheelhouse_dir": str(wheelhouses.root),
-                       "dca_agent_version": wheelhouses.base, "dca_agent_identity": identity,
-                       # The site's own loopback, where nothing listens: the agent retries.
-                       "dca_agent_gateway": "127.0.0.1:9",
-                       "dca_agent_snmp_targets": ["127.0.0.1:16100"]}
-        self.hosts: dict[str, dict[str, Any]] = {}
-
-    def add(self, site: Site, **extra: Any) -> None:
-        self.hosts[site.name] = _host_vars(site, self.work, **extra)
-
-    def prefix(self, name: str) -> Path:
-        return Path(self.hosts[name]["dca_agent_prefix"])
-
-    def deploy(self, *args: str) -> PlaybookResult:
-        self.inventory.write_text(json.dumps({"dca_sites": {"hosts": self.hosts}}))
-        return run_playbook("deploy_dca.yml", self.inventory, self.common, *args)
-
-    def state_dirs(self) -> Sequence[Path]:
-        return [Path(h["dca_agent_state_dir"]) for h in self.hosts.values()]
 
 
 @pytest.fixture
 def rollout(tmp_path: Path, wheelhouses: Wheelhouses,
             identity: dict[str, str]) -> Iterator[Rollout]:
-    plan = Rollout(tmp_path, wheelhouses, identity)
+    plan = Rollout(tmp_path, {
+        "dca_agent_wheelhouse_dir": str(wheelhouses.root), "dca_agent_version": wheelhouses.base,
+        "dca_agent_identity": identity,
+        # The site's own loopback, where nothing listens: the agent retries.
+        "dca_agent_gateway": "127.0.0.1:9", "dca_agent_snmp_targets": ["127.0.0.1:16100"]})
     try:
         yield plan
     finally:
@@ -81,11 +33,7 @@ def rollout(tmp_path: Path, wheelhouses: Wheelhouses,
 
 
 def _running(rollout: Rollout, name: str) -> bool:
-    pid_file = Path(rollout.hosts[name]["dca_agent_state_dir"]) / "kdfm-agent.pid"
-    if not pid_file.exists():
-        return False
-    cmdline = Path(f"/proc/{int(pid_file.read_text())}/cmdline")
-    return cmdline.exists() and b"kdfm_agent.cli" in cmdline.read_bytes()
+    return rollout.running(name)
 
 
 def test_sites_install_in_batches_and_rerun_changes_nothing(
