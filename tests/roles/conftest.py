@@ -38,7 +38,7 @@ def wheelhouses(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouses:
     work = tmp_path_factory.mktemp("variants")
     build_variant(root, base, upgrade, work)
     build_variant(root, base, broken, work,
-                   {"agent/kdfm_agent/commands/zz_broken.py": BROKEN_CHECK_CONFIG})
+                   {"agent/kdfm_agent/commands/check_config.py": BROKEN_CHECK_CONFIG})
     return Wheelhouses(root=root, base=base, upgrade=upgrade, broken=broken)
 
 

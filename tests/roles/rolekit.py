@@ -121,15 +121,24 @@ def build_variant(root: Path, base: str, version: str, work: Path,
     (target / "SHA256SUMS").write_text(sums)
 
 
-# A command module that breaks only `check-config`: the build passes `--version` and installs,
-# so the role switches to it and must roll back when the health check fails.
+# Replaces the `check-config` command: the build passes `--version` and installs, so the role
+# switches to it and must roll back when the health check fails. (The CLI imports only the
+# module of the command it runs, so the broken module must be that command's own.)
 BROKEN_CHECK_CONFIG = '''"""Deliberately broken check-config (a test build only)."""
 import sys
 
 
 def register(subparsers):
-    if "check-config" in sys.argv:
-        raise RuntimeError("this test build of kdfm cannot check configurations")
+    parser = subparsers.add_parser("check-config")
+    parser.add_argument("--config")
+    parser.add_argument("--settings-only", action="store_true")
+    parser.add_argument("--json", action="store_true")
+    parser.set_defaults(func=fail)
+
+
+def fail(args):
+    print("this test build of kdfm cannot check configurations", file=sys.stderr)
+    return 1
 '''
 
 
