@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import signal
 import socket
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from kdfm_cloud.devstack.mosquitto import Broker
+from kdfm_cloud.nudge import NUDGER_PUBLISH, agent_acl
 from kdfm_cloud.pki import CertificateAuthority, CertifiedKey
 from kdfm_cloud.settings import GatewaySettings, TlsSettings
 from kdfm_cloud.store import AgentKey
@@ -186,3 +190,44 @@ def wait_listening(port: int, timeout: float = 60) -> None:
             return False
 
     wait_for(accepting, timeout, f"a listener on 127.0.0.1:{port}")
+
+
+@dataclass(frozen=True)
+class NudgeAccounts:
+    """Broker accounts of one agent and of the cloud's nudger for its tenant, passwords on disk."""
+
+    agent_username: str
+    agent_password_file: Path
+    nudger_username: str
+    nudger_password: str
+    nudger_password_file: Path
+
+    def agent_mqtt(self, broker: Broker, transport: str = "websockets") -> dict[str, Any]:
+        """The agent's `mqtt:` settings for this broker over WSS (default) or MQTT/TLS."""
+        port = broker.wss_port if transport == "websockets" else broker.mqtt_port
+        return {"host": broker.host, "port": port, "transport": transport,
+                "ca_file": str(broker.ca_cert), "username": self.agent_username,
+                "password_file": str(self.agent_password_file)}
+
+
+@contextmanager
+def nudge_accounts(broker: Broker, agent: AgentKey, directory: Path) -> Iterator[NudgeAccounts]:
+    """The agent's account (its own ACL) and a nudger for the tenant; removed afterwards."""
+    accounts = NudgeAccounts(
+        agent_username=f"{agent.tenant}-{agent.agent_id}",
+        agent_password_file=directory / "agent.pw",
+        nudger_username=f"{agent.tenant}-nudger", nudger_password=secrets.token_urlsafe(16),
+        nudger_password_file=directory / "nudger.pw")
+    agent_password = secrets.token_urlsafe(16)
+    accounts.agent_password_file.write_text(agent_password)
+    accounts.nudger_password_file.write_text(accounts.nudger_password)
+    publish, subscribe = agent_acl(agent)
+    broker.add_client(accounts.agent_username, agent_password, publish=publish,
+                      subscribe=subscribe)
+    broker.add_client(accounts.nudger_username, accounts.nudger_password,
+                      publish=[NUDGER_PUBLISH], subscribe=["kdfm/v1/#"])
+    try:
+        yield accounts
+    finally:
+        broker.remove_client(accounts.agent_username)
+        broker.remove_client(accounts.nudger_username)

@@ -19,7 +19,7 @@ import yaml
 from harness.mqtt import connected_client
 from harness.snmpsim import SnmpSite
 from kdfm_cloud.devstack.mosquitto import Broker
-from kdfm_cloud.nudge import NUDGER_PUBLISH, agent_acl, nudge_topic, status_topic
+from kdfm_cloud.nudge import NUDGER_PUBLISH, nudge_topic, status_topic
 from kdfm_cloud.store import (
     AgentKey,
     SqlRepository,
@@ -32,7 +32,14 @@ from kdfm_cloud.tasks import queue_and_nudge
 from kdfm_proto.v1 import gateway_pb2
 
 from ..uplink.agentkit import agent_service
-from .kit import Pki, free_tcp_port, gateway_service, wait_for, wait_listening
+from .kit import (
+    Pki,
+    free_tcp_port,
+    gateway_service,
+    nudge_accounts,
+    wait_for,
+    wait_listening,
+)
 
 AGENT = AgentKey("tenant-a", "agent-1")
 LEASE = TaskLease(duration=timedelta(minutes=15), max_deliveries=3)
@@ -175,59 +182,49 @@ def test_read_now_from_the_cli_reaches_the_running_agent_and_succeeds(
     database = sqlite_url(tmp_path / "cloud.db")
     port = free_tcp_port()
     gateway = gateway_service(pki, tmp_path / "gateway", database, port)
-    agent_password, nudger_password = secrets.token_urlsafe(16), secrets.token_urlsafe(16)
-    publish, subscribe = agent_acl(agent)
-    mosquitto.add_client(f"{tenant}-agent-1", agent_password, publish=publish,
-                         subscribe=subscribe)
-    mosquitto.add_client(f"{tenant}-nudger", nudger_password, publish=[NUDGER_PUBLISH],
-                         subscribe=["kdfm/v1/#"])
-    (tmp_path / "agent.pw").write_text(agent_password)
-    (tmp_path / "nudger.pw").write_text(nudger_password)
-    config = _stack_config(tmp_path, database, mosquitto, f"{tenant}-nudger",
-                           tmp_path / "nudger.pw")
-    # Poll interval 300 s (the default): only the nudge can make the agent fetch the task soon.
-    runner = agent_service(
-        tmp_path / "agent", pki, tenant=tenant, agent_id="agent-1", gateway_port=port,
-        targets=[snmp_site.endpoint()], community="brother_mfc-l2710dw",
-        mqtt={"host": mosquitto.host, "port": mosquitto.mqtt_port, "transport": "tcp",
-              "ca_file": str(mosquitto.ca_cert), "username": f"{tenant}-agent-1",
-              "password_file": str(tmp_path / "agent.pw")})
-    repository = open_repository(database)
-    try:
-        gateway.start()
-        wait_listening(port)
-        runner.start()
-        wait_for(lambda: repository.devices(tenant), 120, f"a first reading\n{runner.log()}")
-        # The agent says "online" (retained) once its broker session, and the subscription
-        # to its nudge topic made before it, is up.
-        with connected_client(mosquitto, f"{tenant}-nudger", nudger_password) as observer:
-            observer.subscribe(status_topic(agent))
-            assert observer.next_message(timeout=60).payload == b"online"
-        before = len(repository.reading_ids(tenant))
+    with nudge_accounts(mosquitto, agent, tmp_path) as accounts:
+        config = _stack_config(tmp_path, database, mosquitto, accounts.nudger_username,
+                               accounts.nudger_password_file)
+        # Poll interval 300 s (the default): only the nudge can make the agent fetch the task soon.
+        runner = agent_service(
+            tmp_path / "agent", pki, tenant=tenant, agent_id="agent-1", gateway_port=port,
+            targets=[snmp_site.endpoint()], community="brother_mfc-l2710dw",
+            mqtt=accounts.agent_mqtt(mosquitto, transport="tcp"))
+        repository = open_repository(database)
+        try:
+            gateway.start()
+            wait_listening(port)
+            runner.start()
+            wait_for(lambda: repository.devices(tenant), 120, f"a first reading\n{runner.log()}")
+            # The agent says "online" (retained) once its broker session, and the subscription
+            # to its nudge topic made before it, is up.
+            with connected_client(mosquitto, accounts.nudger_username,
+                                  accounts.nudger_password) as observer:
+                observer.subscribe(status_topic(agent))
+                assert observer.next_message(timeout=60).payload == b"online"
+            before = len(repository.reading_ids(tenant))
 
-        queued = _cli("queue", "--tenant", tenant, "--agent", "agent-1", "--config",
-                      str(config), "--json", "read-now")
-        assert queued.returncode == 0, queued.stderr
-        answer = json.loads(queued.stdout)
-        assert answer["nudged"] is True
+            queued = _cli("queue", "--tenant", tenant, "--agent", "agent-1", "--config",
+                          str(config), "--json", "read-now")
+            assert queued.returncode == 0, queued.stderr
+            answer = json.loads(queued.stdout)
+            assert answer["nudged"] is True
 
-        def finished() -> dict[str, Any] | None:
-            rows = json.loads(_cli("list", "--tenant", tenant, "--agent", "agent-1",
-                                   "--config", str(config), "--json").stdout)
-            row = next(r for r in rows if r["task_id"] == answer["task_id"])
-            return row if row["state"] not in ("queued", "delivered") else None
+            def finished() -> dict[str, Any] | None:
+                rows = json.loads(_cli("list", "--tenant", tenant, "--agent", "agent-1",
+                                       "--config", str(config), "--json").stdout)
+                row = next(r for r in rows if r["task_id"] == answer["task_id"])
+                return row if row["state"] not in ("queued", "delivered") else None
 
-        row = wait_for(finished, 90, f"the read-now task to finish\n{runner.log()}", 0.5)
-        assert row["state"] == "succeeded", row
-        delivered = datetime.fromisoformat(row["delivered_at"])
-        created = datetime.fromisoformat(row["created_at"])
-        assert delivered - created < timedelta(seconds=2), (created, delivered)
-        assert len(repository.reading_ids(tenant)) > before
-        assert runner.terminate(timeout=60) == 0
-    finally:
-        runner.ensure_stopped()
-        gateway.ensure_stopped()
-        repository.close()
-        mosquitto.remove_client(f"{tenant}-agent-1")
-        mosquitto.remove_client(f"{tenant}-nudger")
+            row = wait_for(finished, 90, f"the read-now task to finish\n{runner.log()}", 0.5)
+            assert row["state"] == "succeeded", row
+            delivered = datetime.fromisoformat(row["delivered_at"])
+            created = datetime.fromisoformat(row["created_at"])
+            assert delivered - created < timedelta(seconds=2), (created, delivered)
+            assert len(repository.reading_ids(tenant)) > before
+            assert runner.terminate(timeout=60) == 0
+        finally:
+            runner.ensure_stopped()
+            gateway.ensure_stopped()
+            repository.close()
     assert "Traceback" not in runner.log(), runner.log()

@@ -25,6 +25,7 @@ from harness.fleet import (
     start_fleet,
 )
 from kdfm_cloud.devstack.errors import DevstackError
+from kdfm_cloud.devstack.processes import pid_running
 
 SYS_DESCR = "1.3.6.1.2.1.1.1.0"
 SYS_OBJECT_ID = "1.3.6.1.2.1.1.2.0"
@@ -253,15 +254,8 @@ def test_site_module_per_address_up_and_down(tmp_path: Path) -> None:
     assert "snmpsim stopped" in down.stdout
     assert not (state / "snmpsim.pid").exists()
     assert not devices_dir.exists()
-    assert not Path(f"/proc/{pid}/cmdline").exists() or _is_zombie(pid)
+    assert not pid_running(pid)
 
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"
 
 
 def test_a_fixed_port_taken_on_one_address_is_refused(tmp_path: Path,

@@ -13,6 +13,7 @@ from typing import Literal
 import pytest
 from harness.mqtt import ConnectRefused, connected_client
 from kdfm_cloud.devstack.mosquitto import Broker, BrokerConfig, start, stop
+from kdfm_cloud.devstack.processes import pid_running
 
 pytestmark = pytest.mark.mqtt
 
@@ -132,13 +133,6 @@ def test_background_start_and_stop(tmp_path: Path) -> None:
     finally:
         assert stop(state)
     assert not (state / "mosquitto.pid").exists()
-    assert not Path(f"/proc/{pid}/cmdline").exists() or _is_zombie(pid)
+    assert not pid_running(pid)
     assert not stop(state)  # a second stop finds nothing to stop
 
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from harness.snmpsim import DEFAULT_V3_USERS, SnmpSite, V3User, snmpget, v3_context_name
+from kdfm_cloud.devstack.processes import pid_running
 
 pytestmark = pytest.mark.snmp
 
@@ -119,12 +120,5 @@ def test_site_module_up_and_down(tmp_path: Path) -> None:
     assert down.returncode == 0, down.stderr
     assert "snmpsim stopped" in down.stdout
     assert not (state / "snmpsim.pid").exists()
-    assert not Path(f"/proc/{pid}/cmdline").exists() or _is_zombie(pid)
+    assert not pid_running(pid)
 
-
-def _is_zombie(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[-1].split()[0] == "Z"

@@ -217,7 +217,7 @@ def _terminate(pid: int, timeout: float) -> bool:
         return False
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not _pid_running(pid):
+        if not pid_running(pid):
             return True
         time.sleep(0.1)
     with contextlib.suppress(ProcessLookupError):
@@ -225,7 +225,8 @@ def _terminate(pid: int, timeout: float) -> bool:
     return True
 
 
-def _pid_running(pid: int) -> bool:
+def pid_running(pid: int) -> bool:
+    """Whether the process runs; a zombie (exited, not reaped yet) does not."""
     # A background child of an exited parent is reaped by init; until then it is a zombie,
     # which counts as stopped.
     try:
