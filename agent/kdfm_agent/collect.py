@@ -170,7 +170,11 @@ async def collect(
 
 def _scalar_oids(profile: Profile) -> list[str]:
     sources = (*profile.model, *profile.serial_number, *profile.firmware)
-    return [s.oid for s in sources] + [c.oid for c in profile.counters if not c.table]
+    return (
+        [s.oid for s in sources]
+        + [c.oid for c in profile.counters if not c.table]
+        + [spec.oid for spec in profile.supply_status]
+    )
 
 
 def _needs_context(device: _Device, profile: Profile) -> bool:
@@ -369,9 +373,10 @@ def _supplies(device: _Device, profile: Profile) -> tuple[model.Supply, ...]:
     indexes = set(columns[mib.SUPPLY_LEVEL]) | set(columns[mib.SUPPLY_DESCRIPTION])
     supplies = []
     for index in sorted(indexes, key=oid_tuple):
-        description, part_number = profile.quirks.split_description(
+        parts = profile.quirks.split_description(
             decode.text(columns[mib.SUPPLY_DESCRIPTION].get(index))
         )
+        description = parts.description
         colorant_index = decode.integer(columns[mib.SUPPLY_COLORANT_INDEX].get(index))
         device_index = index.split(".")[0]
         colorant = None
@@ -391,23 +396,51 @@ def _supplies(device: _Device, profile: Profile) -> tuple[model.Supply, ...]:
         level = decode.integer(columns[mib.SUPPLY_LEVEL].get(index))
         capacity = decode.integer(columns[mib.SUPPLY_MAX_CAPACITY].get(index))
         state, percent, vendor_state = supply_state(level, capacity, receptacle, profile)
+        type_name = decode.enum_name(mib.SUPPLY_TYPES, columns[mib.SUPPLY_TYPE].get(index))
+        colour = _colorant(colorant, description, profile)
+        if state in AMOUNT_UNKNOWN:
+            state, vendor_state = _vendor_status(device, profile, type_name, colour) or (
+                state, vendor_state
+            )
         supplies.append(
             model.Supply(
                 index=int(index.rsplit(".", 1)[-1]),
                 state=state,
                 supply_class=supply_class,
                 description=description,
-                type=decode.enum_name(mib.SUPPLY_TYPES, columns[mib.SUPPLY_TYPE].get(index)),
-                colorant=_colorant(colorant, description, profile),
+                type=type_name,
+                colorant=colour,
                 unit=decode.enum_name(mib.SUPPLY_UNITS, columns[mib.SUPPLY_UNIT].get(index)),
                 raw_level=level,
                 raw_max_capacity=capacity,
                 percent=percent,
                 vendor_state=vendor_state,
-                part_number=part_number,
+                part_number=parts.part_number,
+                serial_number=parts.serial_number,
             )
         )
     return tuple(supplies)
+
+
+AMOUNT_UNKNOWN = frozenset(
+    {model.SupplyState.UNKNOWN, model.SupplyState.SOME_REMAINING, model.SupplyState.NOT_REPORTED}
+)
+"""States that say nothing of how much is left: a vendor status object may tell more."""
+
+
+def _vendor_status(
+    device: _Device, profile: Profile, type_name: str | None, colorant: str | None
+) -> tuple[model.SupplyState, str] | None:
+    """(state, vendor_state) from the profile's status object for this supply, if it answered."""
+    for spec in profile.supply_status:
+        if spec.type != type_name or spec.colorant != colorant:
+            continue
+        code = decode.integer(device.values.get(spec.oid))
+        if code is None or code not in spec.codes:
+            # An undocumented code (or no answer) leaves the Printer-MIB's state standing.
+            return None
+        return model.SupplyState(spec.codes[code]), f"{spec.name}={code}"
+    return None
 
 
 def supply_state(

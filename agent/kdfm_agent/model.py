@@ -53,6 +53,7 @@ class SupplyState(enum.Enum):
     NEARLY_FULL = "nearly_full"
     FULL = "full"
     NOT_REPORTED = "not_reported"
+    MISSING = "missing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +109,8 @@ class Supply:
     percent: float | None = None
     vendor_state: str | None = None
     part_number: str | None = None
+    serial_number: str | None = None
+    """The cartridge's own serial number where the device says it; None = not reported."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,14 +72,47 @@ class Quirks:
     supply_description: str | None = None
     colorant_from_description: bool = False
 
-    def split_description(self, text: str | None) -> tuple[str | None, str | None]:
-        """(description, part number) of a supply whose firmware packs both into one string."""
+    def split_description(self, text: str | None) -> SupplyText:
+        """The parts of a supply description whose firmware packs more than a name into it."""
         if text is None or self.supply_description is None:
-            return text, None
+            return SupplyText(text)
         found = re.match(self.supply_description, text)
         if found is None:
-            return text, None
-        return found.group("description").strip() or None, found.group("part_number").strip()
+            return SupplyText(text)
+        parts = {k: (v.strip() or None) if v is not None else None
+                 for k, v in found.groupdict().items()}  # fmt: skip
+        return SupplyText(
+            parts.get("description"), parts.get("part_number"), parts.get("serial_number")
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyText:
+    """prtMarkerSuppliesDescription split into the supply's name, part and serial number."""
+
+    description: str | None
+    part_number: str | None = None
+    serial_number: str | None = None
+
+
+SUPPLY_TEXT_GROUPS = frozenset({"description", "part_number", "serial_number"})
+"""The named groups a `supply_description` expression may define (`description` is required)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SupplyStatusSpec:
+    """A vendor object that states one supply's condition as a code (BROTHER-MIB brToner1Low).
+
+    It applies to the supply of `type` whose colorant is `colorant`, and only when
+    prtMarkerSuppliesLevel gives no amount (-2, -3, or nothing): a number from the Printer-MIB
+    is never overridden by a coarser vendor code.
+    """
+
+    name: str
+    oid: str
+    colorant: str
+    codes: Mapping[int, str]
+    type: str = "toner"
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +129,7 @@ class Profile:
     serial_number: tuple[Source, ...] = ()
     firmware: tuple[Source, ...] = ()
     counters: tuple[CounterSpec, ...] = ()
+    supply_status: tuple[SupplyStatusSpec, ...] = ()
 
     def object_id_match(self, sys_object_id: str) -> int:
         """Length of the longest declared prefix of `sys_object_id` (0 = no match)."""
@@ -148,8 +182,20 @@ def validate(document: Any, origin: str) -> dict[str, Any]:
             _check_regex(origin, source.get("pattern"))
     for pattern in document.get("match", {}).get("sys_descr", []):
         _check_regex(origin, pattern)
-    _check_regex(origin, document.get("quirks", {}).get("supply_description"))
+    _check_supply_description(origin, document.get("quirks", {}).get("supply_description"))
     return dict(document)
+
+
+def _check_supply_description(origin: str, pattern: str | None) -> None:
+    _check_regex(origin, pattern)
+    if pattern is None:
+        return
+    groups = set(re.compile(pattern).groupindex)
+    if "description" not in groups or not groups <= SUPPLY_TEXT_GROUPS:
+        raise ProfileError(
+            f"profile {origin}: quirks/supply_description {pattern!r} must name the group "
+            f"`description` and no groups but {sorted(SUPPLY_TEXT_GROUPS)}"
+        )
 
 
 def _check_regex(origin: str, pattern: str | None) -> None:
@@ -216,6 +262,9 @@ def _merge(base: Mapping[str, Any], child: Mapping[str, Any]) -> dict[str, Any]:
             result[key] = identity
         elif key == "counters":
             result[key] = [*base.get("counters", []), *value]
+        elif key == "supply_status":
+            # The first spec that fits a supply is used: the child's come first.
+            result[key] = [*value, *base.get("supply_status", [])]
         elif key == "quirks":
             result[key] = {**base.get("quirks", {}), **value}
         else:
@@ -263,6 +312,16 @@ def _profile(document: Mapping[str, Any]) -> Profile:
                 c.get("pattern"),
             )
             for c in document.get("counters", [])
+        ),
+        supply_status=tuple(
+            SupplyStatusSpec(
+                name=item["name"],
+                oid=item["oid"],
+                colorant=item["colorant"],
+                codes={int(k): v for k, v in item["codes"].items()},
+                type=item.get("type", "toner"),
+            )
+            for item in document.get("supply_status", [])
         ),
     )
 

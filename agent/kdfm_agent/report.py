@@ -25,7 +25,8 @@ def _fields(obj: Any, names: tuple[str, ...]) -> dict[str, Any]:
 IDENTITY_KEYS = ("vendor", "model", "serial_number", "mac_address", "firmware", "sys_object_id",
                  "sys_descr", "sys_name", "location", "contact")  # fmt: skip
 SUPPLY_KEYS = ("index", "description", "type", "supply_class", "colorant", "unit", "raw_level",
-               "raw_max_capacity", "state", "percent", "vendor_state", "part_number")  # fmt: skip
+               "raw_max_capacity", "state", "percent", "vendor_state", "part_number",
+               "serial_number")  # fmt: skip
 STATUS_KEYS = ("device_status", "printer_status", "error_flags", "raw_error_state", "summary")
 COUNTER_KEYS = ("name", "value", "unit", "source")
 ALERT_KEYS = ("index", "severity", "code", "training_level", "group", "group_index", "location",

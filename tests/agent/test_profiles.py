@@ -47,6 +47,14 @@ def test_extends_merges_child_first():
         ({"a": "name: a\nquirks:\n  made_up: true\n"}, "made_up"),
         ({"a": "name: b\n"}, "not the stem"),
         ({"a": "name: a\nmatch:\n  sys_descr: ['(']\n"}, "bad regular expression"),
+        ({"a": "name: a\nquirks:\n  supply_description: '^(?P<name>.*)'\n"},
+         "must name the group `description`"),
+        ({"a": "name: a\nquirks:\n  supply_description: '^(?P<description>.*)(?P<sn>x)'\n"},
+         "no groups but"),
+        ({"a": "name: a\nsupply_status:\n  - {name: t, oid: 1.3.6, colorant: black,"
+               " codes: {'1': nearly_gone}}\n"}, "nearly_gone"),
+        ({"a": "name: a\nsupply_status:\n  - {name: t, oid: 1.3.6, codes: {'1': low}}\n"},
+         "colorant"),
     ],
 )
 def test_invalid_profiles_are_refused(texts, message):
@@ -86,3 +94,37 @@ def test_sys_descr_matches_when_the_object_id_is_unknown():
     )
     assert chosen is not None and chosen.name == "kyocera"
     assert select(builtin_profiles(), "1.3.6.1.4.1.9.1.1", "Cisco IOS") is None
+
+
+def test_supply_status_of_a_child_is_tried_before_its_parents():
+    documents = load_documents(
+        {
+            "base": "name: base\nsupply_status:\n"
+                    "  - {name: b, oid: 1.1.1, colorant: black, codes: {'1': low}}\n",
+            "child": "name: child\nextends: [base]\nsupply_status:\n"
+                     "  - {name: c, oid: 2.2.2, colorant: black, type: ink, codes: {'1': empty}}\n",
+        }
+    )
+    child = resolve(documents)["child"]
+    assert [(s.name, s.type, dict(s.codes)) for s in child.supply_status] == [
+        ("c", "ink", {1: "empty"}), ("b", "toner", {1: "low"})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("profile", "text", "expected"),
+    [
+        ("xerox", "Black Toner, PN 006R01509;SN48178080E0000481",
+         ("Black Toner", "006R01509", "48178080E0000481")),
+        ("xerox", "Fuser, PN unknown;SNunknown", ("Fuser", None, None)),
+        ("xerox", "Black Toner, PN 006R01509", ("Black Toner", "006R01509", None)),
+        ("samsung", "Toner S/N:CRUM-16021314488", ("Toner", None, "CRUM-16021314488")),
+        ("samsung", "Black Toner Cartridge S/N:CRUM-", ("Black Toner Cartridge", None, None)),
+        ("samsung", "Fuser S/N:", ("Fuser", None, None)),
+        ("samsung", "Transfer Roller", ("Transfer Roller", None, None)),
+        ("generic", "Black Toner S/N:CRUM-1", ("Black Toner S/N:CRUM-1", None, None)),
+    ],
+)
+def test_supply_description_splits_name_part_and_serial(profile, text, expected):
+    parts = builtin_profiles()[profile].quirks.split_description(text)
+    assert (parts.description, parts.part_number, parts.serial_number) == expected

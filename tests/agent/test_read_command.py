@@ -13,7 +13,7 @@ AGENT = [sys.executable, "-m", "kdfm_agent.cli"]
 IDENTITY_KEYS = {"vendor", "model", "serial_number", "mac_address", "firmware", "sys_object_id",
                  "sys_descr", "sys_name", "location", "contact"}  # fmt: skip
 SUPPLY_KEYS = {"index", "description", "type", "supply_class", "colorant", "unit", "raw_level",
-               "raw_max_capacity", "state", "percent"}  # fmt: skip
+               "raw_max_capacity", "state", "percent", "serial_number"}  # fmt: skip
 
 
 def agent(*args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -40,6 +40,20 @@ def test_json_lines_follow_the_contract(snmp_site):
     assert (toner["raw_level"], toner["state"], toner["percent"]) == (-3, "some_remaining", None)
     assert (drum["raw_level"], drum["raw_max_capacity"], drum["percent"]) == (11501, 12000, 95.8)
     assert [t["description"] for t in device["trays"]] == ["AUTO", "MANUAL TRAY", "TRAY1"]
+    assert toner["serial_number"] is None  # Brother does not say its cartridge's serial
+
+
+@pytest.mark.snmp
+def test_json_carries_the_cartridge_serial_apart_from_the_name(snmp_site):
+    result = agent("read", snmp_site.endpoint(), "--community", "xerox_altalink-c8045",
+                   "--json", "--timeout", "5", "--retries", "2")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    supplies = {s["index"]: s for s in json.loads(result.stdout.splitlines()[0])["supplies"]}
+    black, fuser = supplies[1], supplies[9]
+    assert (black["description"], black["part_number"], black["serial_number"]) == (
+        "Black Toner", "006R01509", "48178080E0000481")
+    # "SNunknown": the firmware has no serial for a chipless part; not reported, not "unknown".
+    assert (fuser["description"], fuser["serial_number"]) == ("Fuser", None)
 
 
 @pytest.mark.snmp

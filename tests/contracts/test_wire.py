@@ -47,7 +47,7 @@ def full_reading() -> model.Reading:
             colorant="black", unit="percent", raw_level=level, raw_max_capacity=100,
             percent=float(level) if level >= 0 else None,
             vendor_state="brother: near end" if state is model.SupplyState.VENDOR_CODE else None,
-            part_number="CF410A",
+            part_number="CF410A", serial_number=f"CRUM-{i:08d}" if i % 2 else None,
         )
         for i, (state, cls, level) in enumerate(zip(
             model.SupplyState, itertools.cycle(model.SupplyClass),

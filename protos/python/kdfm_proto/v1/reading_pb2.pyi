@@ -48,6 +48,7 @@ class SupplyState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SUPPLY_STATE_NEARLY_FULL: _ClassVar[SupplyState]
     SUPPLY_STATE_FULL: _ClassVar[SupplyState]
     SUPPLY_STATE_NOT_REPORTED: _ClassVar[SupplyState]
+    SUPPLY_STATE_MISSING: _ClassVar[SupplyState]
 DEVICE_STATUS_UNSPECIFIED: DeviceStatus
 DEVICE_STATUS_UNKNOWN: DeviceStatus
 DEVICE_STATUS_RUNNING: DeviceStatus
@@ -75,6 +76,7 @@ SUPPLY_STATE_VENDOR_CODE: SupplyState
 SUPPLY_STATE_NEARLY_FULL: SupplyState
 SUPPLY_STATE_FULL: SupplyState
 SUPPLY_STATE_NOT_REPORTED: SupplyState
+SUPPLY_STATE_MISSING: SupplyState
 
 class Identity(_message.Message):
     __slots__ = ("vendor", "model", "serial_number", "mac_address", "firmware", "sys_object_id", "sys_descr", "sys_name", "location", "contact")
@@ -127,7 +129,7 @@ class Counter(_message.Message):
     def __init__(self, name: _Optional[str] = ..., value: _Optional[int] = ..., unit: _Optional[str] = ..., source: _Optional[str] = ...) -> None: ...
 
 class Supply(_message.Message):
-    __slots__ = ("index", "description", "type", "supply_class", "colorant", "unit", "raw_level", "raw_max_capacity", "state", "percent", "vendor_state", "part_number")
+    __slots__ = ("index", "description", "type", "supply_class", "colorant", "unit", "raw_level", "raw_max_capacity", "state", "percent", "vendor_state", "part_number", "serial_number")
     INDEX_FIELD_NUMBER: _ClassVar[int]
     DESCRIPTION_FIELD_NUMBER: _ClassVar[int]
     TYPE_FIELD_NUMBER: _ClassVar[int]
@@ -140,6 +142,7 @@ class Supply(_message.Message):
     PERCENT_FIELD_NUMBER: _ClassVar[int]
     VENDOR_STATE_FIELD_NUMBER: _ClassVar[int]
     PART_NUMBER_FIELD_NUMBER: _ClassVar[int]
+    SERIAL_NUMBER_FIELD_NUMBER: _ClassVar[int]
     index: int
     description: str
     type: str
@@ -152,7 +155,8 @@ class Supply(_message.Message):
     percent: float
     vendor_state: str
     part_number: str
-    def __init__(self, index: _Optional[int] = ..., description: _Optional[str] = ..., type: _Optional[str] = ..., supply_class: _Optional[_Union[SupplyClass, str]] = ..., colorant: _Optional[str] = ..., unit: _Optional[str] = ..., raw_level: _Optional[int] = ..., raw_max_capacity: _Optional[int] = ..., state: _Optional[_Union[SupplyState, str]] = ..., percent: _Optional[float] = ..., vendor_state: _Optional[str] = ..., part_number: _Optional[str] = ...) -> None: ...
+    serial_number: str
+    def __init__(self, index: _Optional[int] = ..., description: _Optional[str] = ..., type: _Optional[str] = ..., supply_class: _Optional[_Union[SupplyClass, str]] = ..., colorant: _Optional[str] = ..., unit: _Optional[str] = ..., raw_level: _Optional[int] = ..., raw_max_capacity: _Optional[int] = ..., state: _Optional[_Union[SupplyState, str]] = ..., percent: _Optional[float] = ..., vendor_state: _Optional[str] = ..., part_number: _Optional[str] = ..., serial_number: _Optional[str] = ...) -> None: ...
 
 class Alert(_message.Message):
     __slots__ = ("index", "severity", "training_level", "group", "group_index", "location", "code", "description", "time_ticks")
