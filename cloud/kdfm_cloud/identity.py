@@ -3,6 +3,10 @@
 An agent certificate carries subject CN = agent id, subject O = tenant, and the URI SAN
 `kdfm://tenant/<tenant>/agent/<agent_id>`. The URI SAN is authoritative (names, unlike
 O=, are not reordered or re-encoded by CAs); CN and O must agree with it.
+
+An operator (the Kubernetes operator, an admin tool) carries the URI SAN
+`kdfm://operator/<name>` instead; it may call the admin API only, and only when the gateway's
+`gateway.admin_identities` lists its name. One certificate is never both.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from kdfm_cloud.store.repository import AgentKey
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 _URI = re.compile(r"kdfm://tenant/(?P<tenant>[^/]+)/agent/(?P<agent>[^/]+)")
+_OPERATOR_URI = re.compile(r"kdfm://operator/(?P<name>[^/]+)")
 
 
 def check_name(kind: str, value: str) -> str:
@@ -76,3 +81,25 @@ def agent_from_pem(pem: bytes) -> AgentKey:
     except ValueError as err:
         raise IdentityError("client certificate is not valid PEM") from err
     return agent_from_certificate(certificate)
+
+
+def operator_uri(name: str) -> str:
+    """The URI SAN of an operator's (admin client's) certificate."""
+    return f"kdfm://operator/{check_name('operator name', name)}"
+
+
+def operator_from_certificate(certificate: x509.Certificate) -> str:
+    """The operator name a certificate carries; IdentityError when it names no operator."""
+    try:
+        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound as err:
+        raise IdentityError("client certificate has no subjectAltName with a kdfm:// URI") from err
+    uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)
+            if u.startswith("kdfm://")]
+    if len(uris) != 1:
+        raise IdentityError(f"client certificate must carry exactly one kdfm:// URI, has {uris}")
+    match = _OPERATOR_URI.fullmatch(uris[0])
+    if match is None:
+        raise IdentityError(f"URI {uris[0]!r} is not an operator identity "
+                            "(kdfm://operator/<name>)")
+    return check_name("operator name", match["name"])

@@ -78,6 +78,8 @@ class GatewaySettings:
     """Seconds running calls get to finish on SIGTERM before they are cancelled."""
     enroll: EnrollSettings = field(default_factory=EnrollSettings)
     """Enrolment of new agents (its own server-authenticated port)."""
+    admin_identities: tuple[str, ...] = ()
+    """Operator names (URI SAN kdfm://operator/<name>) allowed the TenantAdmin API; empty: none."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,8 +11,24 @@ REGIONS = ("eu-central", "eu-west", "eu-north", "eu-south")
 """EU regions only: the same enum as the operator's Tenant CRD (charts/kdfm-crds)."""
 
 
+MAX_TEXT = 256
+"""Longest signer name or agreement reference kept (the store's column width)."""
+
+
 class TrustError(CloudError):
     """A tenant, activation code or agent request that cannot be carried out as asked."""
+
+
+class TenantFieldError(TrustError):
+    """One field of a tenant is invalid; `field` names it (as the admin API spells it)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class RegionChangeError(TrustError):
+    """A tenant's region cannot change: its data stays where it was first stored."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +51,46 @@ class TenantRow:
         return self.dpa_signed_at is not None
 
 
+@dataclass(frozen=True, slots=True)
+class TenantSpec:
+    """What a tenant should be: the Tenant resource's spec, or `kdfm-cloud tenant create`."""
+
+    tenant: str
+    region: str
+    dpa_signed_by: str | None = None
+    """Who signed the data-processing agreement; None: not signed."""
+    dpa_signed_at: datetime | None = None
+    """When it was signed (required with dpa_signed_by)."""
+    max_agents: int | None = None
+    """Agents the tenant may enrol; None: no limit."""
+    max_devices: int | None = None
+    """Devices the tenant's agents may report; None: no limit."""
+
+
 def check_quota(name: str, value: int | None) -> int | None:
-    """A quota of 1 or more, or None (no limit); TrustError naming the quota otherwise."""
+    """A quota of 1 or more, or None (no limit); TenantFieldError naming the quota otherwise."""
     if value is not None and value < 1:
-        raise TrustError(f"{name} must be 1 or more (or not set, for no limit), not {value}")
+        raise TenantFieldError(name, f"{name} must be 1 or more (or not set, for no limit), "
+                                     f"not {value}")
     return value
+
+
+def check_agreement(signed_by: str | None, signed_at: datetime | None) -> None:
+    """Signed by someone at some time, or not signed at all; TenantFieldError otherwise."""
+    if signed_by is None:
+        if signed_at is not None:
+            raise TenantFieldError("dpa_signed_by", "dpa_signed_at is set but dpa_signed_by "
+                                                    "is not: who signed the agreement?")
+        return
+    if not signed_by.strip():
+        raise TenantFieldError("dpa_signed_by", "the data-processing agreement needs the name "
+                                                "of who signed it")
+    if len(signed_by) > MAX_TEXT:
+        raise TenantFieldError("dpa_signed_by", f"dpa_signed_by is {len(signed_by)} "
+                                                f"characters; at most {MAX_TEXT}")
+    if signed_at is None or signed_at.tzinfo is None:
+        raise TenantFieldError("dpa_signed_at", "dpa_signed_at must be a time with a zone "
+                                                "when the agreement is signed")
 
 
 def agent_quota_reason(tenant: str, max_agents: int) -> str:
@@ -51,5 +102,6 @@ def agent_quota_reason(tenant: str, max_agents: int) -> str:
 def check_region(region: str) -> str:
     """The region if it is one of REGIONS; TrustError naming the allowed ones otherwise."""
     if region not in REGIONS:
-        raise TrustError(f"region {region!r} is not an EU region; one of {', '.join(REGIONS)}")
+        raise TenantFieldError("region", f"region {region!r} is not an EU region; one of "
+                                         f"{', '.join(REGIONS)}")
     return region

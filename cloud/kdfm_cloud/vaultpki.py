@@ -89,8 +89,13 @@ def ensure_tenant_role(client: hvac.Client, mount: str, tenant: str,
 
     The CSR contributes its public key only: subject (CN = agent id, O = tenant) and the
     kdfm:// URI are set by the gateway, and the role refuses URIs of other tenants.
+    `max_ttl` applies to a new role only: where the operator made the role from a Tenant, its
+    lifetime cap is the platform team's and stays.
     """
     role = tenant_role(tenant)
+    current = _vault(lambda: _read_role(client, mount, role))
+    if current is not None and current.get("max_ttl"):
+        max_ttl = f"{int(current['max_ttl'])}s"
     _vault(lambda: client.secrets.pki.create_or_update_role(role, {
         "allow_any_name": True, "enforce_hostnames": False, "allow_ip_sans": False,
         "allow_localhost": False, "allowed_uri_sans": [f"kdfm://tenant/{tenant}/agent/*"],
@@ -101,6 +106,14 @@ def ensure_tenant_role(client: hvac.Client, mount: str, tenant: str,
         "no_store": False,
     }, mount_point=mount))
     return role
+
+
+def _read_role(client: hvac.Client, mount: str, role: str) -> dict[str, Any] | None:
+    try:
+        data: dict[str, Any] = client.secrets.pki.read_role(role, mount_point=mount)["data"]
+    except hvac.exceptions.InvalidPath:
+        return None
+    return data
 
 
 def vault_serial(serial: int) -> str:

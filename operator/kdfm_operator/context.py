@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from kdfm_operator.clients.gateway import GatewayClient
 from kdfm_operator.clients.kube import Connection, KubeClient
 from kdfm_operator.clients.vault import VaultClient
 from kdfm_operator.settings import OperatorSettings
@@ -54,6 +55,20 @@ class OperatorContext:
             raise RuntimeError("no Vault token: set KDFM_OPERATOR_VAULT_TOKEN_FILE or VAULT_TOKEN")
         return VaultClient(
             self.settings.vault_address, token, timeout_s=self.settings.vault_timeout_s
+        )
+
+    def gateway(self) -> GatewayClient | None:
+        """A client for the gateway's TenantAdmin API; None when no gateway is configured."""
+        s = self.settings
+        if not s.gateway_address:
+            return None
+        return GatewayClient(
+            s.gateway_address,
+            cert_file=s.gateway_cert_file,
+            key_file=s.gateway_key_file,
+            ca_file=s.gateway_ca_file,
+            timeout_s=s.gateway_timeout_s,
+            server_name=s.gateway_server_name,
         )
 
     def broker_lock(self, namespace: str, name: str) -> asyncio.Lock:

@@ -47,3 +47,21 @@ class KubeApiError(OperatorError):
     """The Kubernetes API answered with an error."""
 
     retryable = True
+
+
+class GatewayError(OperatorError):
+    """The gateway's TenantAdmin API failed or refused a call."""
+
+    retryable = True
+
+
+class GatewayUnavailableError(GatewayError):
+    """The gateway is down, unreachable or too slow; the call may succeed later."""
+
+    retryable = True
+
+
+class GatewayRefusedError(GatewayError):
+    """The gateway answered and refused (invalid field, region change, not allowed)."""
+
+    retryable = False

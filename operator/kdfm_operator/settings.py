@@ -43,10 +43,7 @@ class OperatorSettings:
     ca_expiry_margin_s: float = 300.0
     """Seconds a certificate must end before its CA does (Vault refuses a leaf outliving its CA)."""
 
-    agent_domain: str = "agents.kdfm.io"
-    """DNS suffix of agent certificate names; a tenant's agents get <agent>.<tenant>.<suffix>."""
-
-    agent_cert_max_ttl: str = "2160h"
+    agent_cert_max_ttl: str = "720h"
     """Longest lifetime (Go duration) of an agent certificate issued by a tenant's Vault role."""
 
     vault_address: str = "http://127.0.0.1:8200"
@@ -61,6 +58,24 @@ class OperatorSettings:
     cloud_broker_username: str = "kdfm-cloud"
     """Broker user the cloud side connects as; it may use every tenant's topics."""
 
+    gateway_address: str = ""
+    """host:port of the gateway's mutual-TLS port for tenant records; empty: not synced."""
+
+    gateway_server_name: str = ""
+    """Name the gateway's certificate must carry when it differs from the address's host."""
+
+    gateway_cert_file: Path = Path("/var/run/kdfm/gateway-client/tls.crt")
+    """PEM client certificate (URI SAN kdfm://operator/<name>) the operator presents."""
+
+    gateway_key_file: Path = Path("/var/run/kdfm/gateway-client/tls.key")
+    """PEM private key of gateway_cert_file."""
+
+    gateway_ca_file: Path = Path("/var/run/kdfm/gateway-client/ca.crt")
+    """PEM bundle that signs the gateway's certificate."""
+
+    gateway_timeout_s: float = 10.0
+    """Seconds one gateway call may take before the gateway counts as unavailable."""
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
         """Build settings from ``KDFM_OPERATOR_*`` variables, keeping defaults for absent ones."""
@@ -70,7 +85,7 @@ class OperatorSettings:
             raw = env.get(f"KDFM_OPERATOR_{f.name.upper()}")
             if raw is None:
                 continue
-            if f.name in ("crd_dir", "vault_token_file"):
+            if f.name in ("crd_dir", "vault_token_file") or f.name.endswith("_file"):
                 values[f.name] = Path(raw)
             elif f.name.endswith("_s"):
                 try:

@@ -15,6 +15,8 @@ from kdfm_cloud.agentpki import AgentSigner
 from kdfm_cloud.devstack.openbao import Vault
 from kdfm_cloud.settings import EnrollSettings, GatewaySettings, TlsSettings
 from kdfm_cloud.store import SqlRepository, open_repository, sqlite_url
+from kdfm_operator.clients.vault import VaultClient
+from kdfm_operator.reconcile import certificate as rc
 from kdfm_proto.v1 import gateway_pb2, gateway_pb2_grpc
 
 
@@ -83,3 +85,22 @@ async def raw_enroll(address: str, ca_pem: bytes, code: str, csr_pem: bytes
         except grpc.aio.AioRpcError as err:
             return err.code(), err.details() or ""
     return grpc.StatusCode.OK, ""
+
+
+def operator_identity(vault: Vault, directory: Path, name: str) -> tuple[Path, Path]:
+    """The operator's client certificate as a VaultCertificate would issue it (uriSans)."""
+    role = "kdfm-operator-identity"
+    vault.client().secrets.pki.create_or_update_role(role, {
+        "allow_any_name": True, "enforce_hostnames": False, "allowed_uri_sans": [
+            "kdfm://operator/*"], "server_flag": False, "client_flag": True,
+        "key_type": "ec", "key_bits": 256, "max_ttl": "24h"}, mount_point=vault.int_mount)
+    spec = rc.parse_spec({
+        "commonName": f"kdfm-operator-{name}", "uriSans": [f"kdfm://operator/{name}"],
+        "usages": ["client auth"], "duration": "1h", "secretName": "x",
+        "issuer": {"vaultAddress": vault.addr, "pkiMount": vault.int_mount, "role": role,
+                   "authRef": {"secretName": "x"}}})
+    issued = VaultClient(vault.addr, vault.token, timeout_s=30).issue(spec, timedelta(hours=1))
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    cert.write_text(issued.certificate.strip() + "\n" + issued.ca_chain)
+    key.write_text(issued.private_key)
+    return cert, key

@@ -13,63 +13,9 @@ import pytest
 from kdfm_cloud.devstack.openbao import Vault
 from kdfm_operator.clients.vault import VaultClient
 
+from .resources import API, DPA, NS, broker_objects, tenant
+
 pytestmark = [pytest.mark.vault, pytest.mark.e2e]
-NS = "fleet"
-API = "fleet.kdfm.io/v1alpha1"
-DPA = {"signedBy": "Erika Mustermann", "signedAt": "2026-03-02T09:15:00Z", "documentRef": "DPA-1"}
-
-
-def tenant(name: str, *, signed: bool) -> dict[str, Any]:
-    spec: dict[str, Any] = {
-        "displayName": name.title(),
-        "region": "eu-central",
-        "quotas": {"maxAgents": 3, "maxDevices": 100},
-        "brokerRef": {"name": "main"},
-    }
-    if signed:
-        spec["dataProcessingAgreement"] = DPA
-    return {
-        "apiVersion": API,
-        "kind": "Tenant",
-        "metadata": {"name": name, "namespace": NS},
-        "spec": spec,
-    }
-
-
-def broker_objects(vault: Vault) -> list[dict[str, Any]]:
-    return [
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "metadata": {"name": "vault-token", "namespace": NS},
-            "data": {"token": base64.b64encode(vault.token.encode()).decode()},
-        },
-        {
-            "apiVersion": API,
-            "kind": "VaultCertificate",
-            "metadata": {"name": "main-cert", "namespace": NS},
-            "spec": {
-                "commonName": "mqtt.kdfm.test",
-                "dnsNames": ["mqtt.kdfm.test"],
-                "duration": "24h",
-                "issuer": {
-                    "vaultAddress": vault.addr,
-                    "pkiMount": vault.int_mount,
-                    "role": vault.role,
-                    "authRef": {"secretName": "vault-token"},
-                },
-                "secretName": "main-broker-tls",
-            },
-        },
-        {
-            "apiVersion": API,
-            "kind": "Broker",
-            "metadata": {"name": "main", "namespace": NS},
-            "spec": {"replicas": 2, "tlsCertificateRef": {"name": "main-cert"}},
-        },
-    ]
-
-
 def acl_of(secret: dict[str, Any] | None) -> str:
     assert secret is not None
     return base64.b64decode(secret["data"]["acl"]).decode()
@@ -117,9 +63,10 @@ def test_tenant_and_broker_lifecycle(
 
             # Both tenants have their Vault role; only the signed one reaches the broker.
             for name in ("acme", "globex"):
-                role = admin.read_role(vault.int_mount, f"kdfm-agent-{NS}-{name}")
-                assert role is not None and role["allowed_domains"] == [f"{name}.agents.kdfm.io"]
-            assert admin.read_policy(f"kdfm-tenant-{NS}-acme") is not None
+                role = admin.read_role(vault.int_mount, f"kdfm-agent-{name}")
+                assert role is not None
+                assert role["allowed_uri_sans"] == [f"kdfm://tenant/{name}/agent/*"]
+            assert admin.read_policy("kdfm-tenant-acme") is not None
             acl = acl_of(await k.get("Secret", NS, "main-mosquitto-auth"))
             assert "user acme\ntopic readwrite kdfm/v1/acme/#" in acl
             assert "globex" not in acl
@@ -157,8 +104,8 @@ def test_tenant_and_broker_lifecycle(
                 return await k.get("Tenant", NS, "acme") is None
 
             await k.wait_for("acme released", gone)
-            assert admin.read_role(vault.int_mount, f"kdfm-agent-{NS}-acme") is None
-            assert admin.read_policy(f"kdfm-tenant-{NS}-acme") is None
+            assert admin.read_role(vault.int_mount, "kdfm-agent-acme") is None
+            assert admin.read_policy("kdfm-tenant-acme") is None
             acl = acl_of(await k.get("Secret", NS, "main-mosquitto-auth"))
             assert "acme" not in acl and "globex" in acl
             # Clean the other tenant too (shared session Vault).

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from datetime import UTC, datetime
 from typing import Any
 
 import kubernetes_validate
@@ -27,15 +28,22 @@ def tenant_spec(**over: Any) -> dict[str, Any]:
     return raw
 
 
-def plan_tenant(raw: dict[str, Any], broker_ready: bool | None = True) -> rt.TenantPlan:
+def plan_tenant(
+    raw: dict[str, Any],
+    broker_ready: bool | None = True,
+    *,
+    gateway_configured: bool = False,
+    gateway: rt.GatewayOutcome | None = None,
+) -> rt.TenantPlan:
     return rt.plan_tenant(
         "acme",
         "fleet",
         rt.parse_spec(raw),
         pki_mount="pki_int",
-        agent_domain="agents.kdfm.io",
-        agent_max_ttl="2160h",
+        agent_max_ttl="720h",
         broker_ready=broker_ready,
+        gateway_configured=gateway_configured,
+        gateway=gateway,
     )
 
 
@@ -45,11 +53,13 @@ def test_signed_tenant_is_ready_with_scoped_role_and_policy() -> None:
     assert (ready.type, ready.status, ready.reason) == ("Ready", True, "Reconciled")
     assert p.agreement_signed
     assert p.topic_namespace == "kdfm/v1/acme/#"
-    assert p.role.name == "kdfm-agent-fleet-acme"
-    assert p.role.params["allowed_domains"] == ["acme.agents.kdfm.io"]
+    # The role the gateway signs the tenant's agent CSRs with: same name, same shape.
+    assert p.role.name == "kdfm-agent-acme"
+    assert p.role.params["allowed_uri_sans"] == ["kdfm://tenant/acme/agent/*"]
+    assert p.role.params["organization"] == ["acme"]
     assert p.role.params["client_flag"] is True and p.role.params["server_flag"] is False
     assert p.role.params["allow_ip_sans"] is False
-    assert 'path "pki_int/issue/kdfm-agent-fleet-acme"' in p.policy.hcl
+    assert 'path "pki_int/issue/kdfm-agent-acme"' in p.policy.hcl
     # The policy names exactly the tenant's role and no wildcard.
     assert "*" not in p.policy.hcl
 
@@ -65,12 +75,56 @@ def test_unsigned_tenant_is_reconciled_but_not_ready() -> None:
     assert ready["AgreementSigned"].status is False
     assert not p.agreement_signed
     # Still reconciled: the Vault role exists so that signing later needs no new objects.
-    assert p.role.name == "kdfm-agent-fleet-acme"
+    assert p.role.name == "kdfm-agent-acme"
 
 
 def test_broker_state_is_reflected() -> None:
     assert plan_tenant(tenant_spec(), broker_ready=None).conditions[0].reason == "BrokerNotFound"
     assert plan_tenant(tenant_spec(), broker_ready=False).conditions[0].reason == "BrokerNotReady"
+
+
+def test_gateway_record_is_planned_only_when_a_gateway_is_configured() -> None:
+    assert plan_tenant(tenant_spec()).gateway is None
+    ready = plan_tenant(tenant_spec()).conditions[0]
+    assert ready.status is True and "no gateway configured" in ready.message
+    p = plan_tenant(tenant_spec(), gateway_configured=True)
+    assert p.gateway == rt.GatewayTenant(
+        tenant="acme",
+        region="eu-central",
+        signed_by="Jane Doe",
+        signed_at=datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC),
+        document_ref="DPA-7",
+        max_agents=5,
+        max_devices=500,
+    )
+    # Not applied yet: not Ready; applied and active: Ready with the gateway's counts.
+    assert p.conditions[0].reason == "GatewayPending" and p.conditions[0].status is False
+    done = plan_tenant(
+        tenant_spec(), gateway_configured=True, gateway=rt.GatewayOutcome(True, 2, 40)
+    ).conditions[0]
+    assert done.status is True and "2 agents, 40 devices" in done.message
+    inactive = plan_tenant(
+        tenant_spec(),
+        gateway_configured=True,
+        gateway=rt.GatewayOutcome(False, 0, 0, "no signed data-processing agreement"),
+    ).conditions[0]
+    assert inactive.reason == "GatewayInactive" and "agreement" in inactive.message
+
+
+def test_unsigned_tenant_record_carries_no_agreement_and_stays_not_ready() -> None:
+    raw = tenant_spec()
+    del raw["dataProcessingAgreement"]
+    p = plan_tenant(raw, gateway_configured=True, gateway=rt.GatewayOutcome(False, 0, 0))
+    assert p.gateway is not None
+    assert (p.gateway.signed_by, p.gateway.signed_at, p.gateway.document_ref) == (None, None, None)
+    # The agreement decides first: the reason a platform team acts on.
+    assert p.conditions[0].reason == "AgreementNotSigned"
+
+
+def test_signed_at_must_be_a_time() -> None:
+    bad = {**SIGNED, "signedAt": "last tuesday"}
+    with pytest.raises(InvalidSpecError, match="signedAt"):
+        rt.parse_spec(tenant_spec(dataProcessingAgreement=bad))
 
 
 def test_non_eu_region_and_partial_agreement_refused_by_name() -> None:

@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 import hvac
 import pytest
 from cryptography import x509
+from kdfm_cloud import vaultpki
 from kdfm_cloud.devstack.errors import StartupError
 from kdfm_cloud.devstack.openbao import OpenBaoServer, Vault
 from kdfm_operator.clients.vault import VaultClient
-from kdfm_operator.errors import VaultRefusedError, VaultUnavailableError
+from kdfm_operator.errors import VaultUnavailableError
 from kdfm_operator.reconcile import certificate as rc
 from kdfm_operator.reconcile import tenant as rt
 
@@ -121,49 +122,54 @@ def test_tenant_role_and_policy_confine_issuance(vault: Vault) -> None:
             }
         ),
         pki_mount=vault.int_mount,
-        agent_domain="agents.kdfm.io",
         agent_max_ttl="24h",
         broker_ready=True,
     )
     admin.ensure_role(plan.role.mount, plan.role.name, plan.role.params)
     admin.ensure_policy(plan.policy.name, plan.policy.hcl)
     try:
-        assert admin.read_role(plan.role.mount, plan.role.name) is not None
+        written = admin.read_role(plan.role.mount, plan.role.name)
+        assert written is not None
         assert admin.read_policy(plan.policy.name) == plan.policy.hcl
+        # The gateway makes the role again on first use (kdfm_cloud.vaultpki): the same name,
+        # and nothing it writes differs from what the operator wrote, not even the operator's
+        # 24h lifetime cap against the gateway's own 720h default.
+        assert vaultpki.tenant_role(tenant) == plan.role.name
+        vaultpki.ensure_tenant_role(vault.client(), vault.int_mount, tenant)  # default 720h
+        assert admin.read_role(plan.role.mount, plan.role.name) == written
         token = hvac.Client(url=vault.addr, token=vault.token).auth.token.create(
             policies=[plan.policy.name], ttl="10m", no_default_policy=True
         )["auth"]["client_token"]
-        agent = VaultClient(vault.addr, token, timeout_s=30)
-        mine = rc.parse_spec(
-            {
-                "commonName": f"a1.{tenant}.agents.kdfm.io",
-                "duration": "1h",
-                "usages": ["client auth"],
-                "issuer": {
-                    "vaultAddress": vault.addr,
-                    "pkiMount": vault.int_mount,
-                    "role": plan.role.name,
-                    "authRef": {"secretName": "x"},
-                },
-                "secretName": "x",
-            }
-        )
-        leaf = x509.load_pem_x509_certificate(
-            agent.issue(mine, timedelta(hours=1)).certificate.encode()
-        )
+        agent = hvac.Client(url=vault.addr, token=token)
+
+        def issue(uri: str, role: str = plan.role.name) -> x509.Certificate:
+            # The role's key_type is "any" (agents bring CSRs), so issue names the key type.
+            data = agent.secrets.pki.generate_certificate(
+                name=role,
+                common_name="a1",
+                extra_params={"uri_sans": uri, "key_type": "ec", "key_bits": 256, "ttl": "1h"},
+                mount_point=vault.int_mount,
+            )["data"]
+            return x509.load_pem_x509_certificate(data["certificate"].encode())
+
+        leaf = issue(f"kdfm://tenant/{tenant}/agent/a1")
         eku = leaf.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         assert x509.ExtendedKeyUsageOID.CLIENT_AUTH in eku
         assert x509.ExtendedKeyUsageOID.SERVER_AUTH not in eku
-        # Another tenant's name through this role: refused by the role.
-        other = rc.parse_spec({**_raw(mine), "commonName": "a1.globex.agents.kdfm.io"})
-        with pytest.raises(VaultRefusedError, match="globex"):
-            agent.issue(other, timedelta(hours=1))
+        # The gateway's role (the same name and shape): O = tenant, the agent's kdfm:// URI.
+        assert plan.role.name == f"kdfm-agent-{tenant}"
+        san = leaf.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        assert san.get_values_for_type(x509.UniformResourceIdentifier) == [
+            f"kdfm://tenant/{tenant}/agent/a1"
+        ]
+        organisation = leaf.subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)
+        assert [a.value for a in organisation] == [tenant]
+        # Another tenant's agent URI through this role: refused by the role.
+        with pytest.raises(hvac.exceptions.InvalidRequest, match="not valid for this role"):
+            issue("kdfm://tenant/globex/agent/a1")
         # Another role through this token: refused by the policy.
-        foreign = rc.parse_spec(
-            {**_raw(mine), "issuer": {**_raw(mine)["issuer"], "role": vault.role}}
-        )
-        with pytest.raises(VaultRefusedError, match="permission denied"):
-            agent.issue(foreign, timedelta(hours=1))
+        with pytest.raises(hvac.exceptions.Forbidden, match="permission denied"):
+            issue(f"kdfm://tenant/{tenant}/agent/a1", role=vault.role)
     finally:
         admin.delete_role(plan.role.mount, plan.role.name)
         admin.delete_policy(plan.policy.name)

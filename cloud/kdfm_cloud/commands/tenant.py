@@ -2,7 +2,9 @@
 [--max-devices N]`, `tenant sign-dpa` and `tenant show`.
 
 A tenant lives in one EU region. Until its data-processing agreement is signed it gets no
-activation codes, so no agent of it can enrol.
+activation codes, so no agent of it can enrol. These commands and the gateway's TenantAdmin API
+(the Kubernetes operator's path) write tenants through the same store call
+(`TrustRepository._put`), with the same checks.
 """
 
 from __future__ import annotations
@@ -12,11 +14,11 @@ import json
 import sys
 from typing import Any
 
-from kdfm_cloud import identity
 from kdfm_cloud.commands.fleet import add_database_arguments
 from kdfm_cloud.endpoints import database_url
 from kdfm_cloud.errors import CloudError
 from kdfm_cloud.store import open_repository
+from kdfm_cloud.store.trust import TenantUsage
 from kdfm_cloud.tenants import REGIONS, TenantRow
 
 
@@ -47,11 +49,12 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _print(row: TenantRow, as_json: bool) -> None:
+def _print(row: TenantRow, usage: TenantUsage, as_json: bool) -> None:
     data = {"tenant": row.tenant, "region": row.region, "dpa_signed": row.dpa_signed,
             "dpa_signed_by": row.dpa_signed_by,
             "dpa_signed_at": row.dpa_signed_at.isoformat() if row.dpa_signed_at else None,
-            "max_agents": row.max_agents, "max_devices": row.max_devices}
+            "max_agents": row.max_agents, "max_devices": row.max_devices,
+            "agents": usage.agents, "devices": usage.devices}
     if as_json:
         print(json.dumps(data))
         return
@@ -72,7 +75,6 @@ def run(args: argparse.Namespace) -> int:
     try:
         trust = repository.trust
         if args.action == "create":
-            identity.check_name("tenant", args.name)
             row = trust.create_tenant(args.name, args.region, args.dpa_signed_by,
                                       max_agents=args.max_agents, max_devices=args.max_devices)
         elif args.action == "sign-dpa":
@@ -83,10 +85,11 @@ def run(args: argparse.Namespace) -> int:
                 print(f"kdfm-cloud tenant: no tenant {args.name!r}", file=sys.stderr)
                 return 1
             row = found
+        usage = trust.usage(row.tenant)
     except CloudError as err:
         print(f"kdfm-cloud tenant {args.action}: {err}", file=sys.stderr)
         return 1
     finally:
         repository.close()
-    _print(row, args.json)
+    _print(row, usage, args.json)
     return 0

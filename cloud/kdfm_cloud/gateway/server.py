@@ -3,6 +3,7 @@
 grpc (Python) either demands a client certificate or does not ask for one at all, so the
 gateway listens twice on one server:
     listen          mutual TLS: every call; the client certificate names the agent
+                    (AgentGateway) or an operator listed in admin_identities (TenantAdmin)
     enroll.listen   server-authenticated TLS: only Enroll succeeds (every other call finds no
                     client certificate and is refused UNAUTHENTICATED)
 Both ports re-read their certificate files when they change (grpc asks on every handshake),
@@ -26,6 +27,7 @@ from cryptography.hazmat.primitives import serialization
 from kdfm_cloud.agentbroker import AgentBroker
 from kdfm_cloud.agentpki import AgentSigner
 from kdfm_cloud.errors import ConfigError
+from kdfm_cloud.gateway.admin import TenantAdminServicer
 from kdfm_cloud.gateway.servicer import GatewayServicer
 from kdfm_cloud.settings import GatewaySettings, TlsSettings
 from kdfm_cloud.store import Repository
@@ -146,6 +148,9 @@ async def running_gateway(settings: GatewaySettings, repository: Repository, *,
     server = grpc.aio.server(options=options)
     servicer = GatewayServicer(repository, settings, signer=signer, broker=broker)
     server.add_generic_rpc_handlers((servicer.handler(),))
+    # The operator's TenantAdmin: the same mutual-TLS port, operator certificates only.
+    admin = TenantAdminServicer(repository, settings, signer=signer, broker=broker)
+    server.add_generic_rpc_handlers((admin.handler(),))
     port = server.add_secure_port(settings.listen, server_credentials(settings))
     if port == 0:
         raise ConfigError(f"gateway cannot listen on {settings.listen}")

@@ -11,13 +11,19 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from kdfm_cloud import activation
+from kdfm_cloud import activation, identity
+from kdfm_cloud.errors import IdentityError
 from kdfm_cloud.store import tables
 from kdfm_cloud.store.repository import AgentKey
 from kdfm_cloud.tenants import (
+    MAX_TEXT,
+    RegionChangeError,
+    TenantFieldError,
     TenantRow,
+    TenantSpec,
     TrustError,
     agent_quota_reason,
+    check_agreement,
     check_quota,
     check_region,
 )
@@ -50,6 +56,46 @@ class EnrollLimits:
     """Failures after which a source address is refused until its window has passed."""
     source_window: timedelta = timedelta(hours=1)
     """How long a source address's failures are remembered."""
+
+
+def check_spec(spec: TenantSpec) -> TenantSpec:
+    """Every field checked before anything is written; TenantFieldError names the first bad one."""
+    if len(spec.tenant) > MAX_TEXT:  # never echo an oversized value back
+        raise TenantFieldError("tenant", f"tenant is {len(spec.tenant)} characters long; "
+                                         "at most 128")
+    try:
+        identity.check_name("tenant", spec.tenant)
+    except IdentityError as err:
+        raise TenantFieldError("tenant", str(err)) from err
+    if len(spec.region) > MAX_TEXT:  # never echo an oversized value back
+        raise TenantFieldError("region", f"region is {len(spec.region)} characters long; "
+                                         "it is one of the EU regions")
+    check_region(spec.region)
+    check_agreement(spec.dpa_signed_by, spec.dpa_signed_at)
+    check_quota("max_agents", spec.max_agents)
+    check_quota("max_devices", spec.max_devices)
+    return spec
+
+
+@dataclass(frozen=True, slots=True)
+class TenantUsage:
+    """What a tenant uses of its quotas now."""
+
+    agents: int
+    """Enrolled agents that are not revoked."""
+    devices: int
+    """Devices its agents have reported."""
+
+
+@dataclass(frozen=True, slots=True)
+class Retirement:
+    """A retired tenant: what the store holds now, its agents and their certificates' serials."""
+
+    tenant: TenantRow
+    agents: tuple[str, ...]
+    """Every agent id of the tenant (all revoked now)."""
+    serials: tuple[str, ...]
+    """Every certificate serial issued to them (for Vault's CRL)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,43 +147,97 @@ class TrustRepository:
             row = conn.execute(sa.select(t).where(t.c.tenant == name)).first()
         return None if row is None else self._tenant_row(row)
 
+    def apply_tenant(self, spec: TenantSpec, now: datetime | None = None) -> TenantRow:
+        """Make the tenant what `spec` says (create or update): the admin API's upsert.
+
+        The region of a tenant that has one never changes (RegionChangeError): its data stays
+        where it was first stored. No agreement in `spec` withdraws a signed one, so codes are
+        refused from then on; enrolled agents keep working until retired or revoked.
+        """
+        return self._put(check_spec(spec), now or datetime.now(UTC), create_only=False)
+
     def create_tenant(self, name: str, region: str, dpa_signed_by: str | None,
                       now: datetime | None = None, *, max_agents: int | None = None,
                       max_devices: int | None = None) -> TenantRow:
         """Create a tenant in an EU region; TrustError when it already exists with a region."""
-        check_region(region)
         now = now or datetime.now(UTC)
-        t = tables.tenants
-        signed: dict[str, Any] = {"dpa_signed_by": dpa_signed_by, "dpa_signed_at": now} \
-            if dpa_signed_by else {}
-        signed["max_agents"] = check_quota("max_agents", max_agents)
-        signed["max_devices"] = check_quota("max_devices", max_devices)
-        with self._engine.begin() as conn:
-            existing = conn.execute(sa.select(t).where(t.c.tenant == name)).first()
-            if existing is not None and existing.region is not None:
-                raise TrustError(f"tenant {name!r} exists already (region {existing.region})")
-            if existing is None:
-                conn.execute(t.insert().values(tenant=name, created_at=now, region=region,
-                                               **signed))
-            else:  # first seen through an agent before it was created on purpose
-                conn.execute(t.update().where(t.c.tenant == name).values(region=region,
-                                                                         **signed))
-            row = conn.execute(sa.select(t).where(t.c.tenant == name)).one()
-        return self._tenant_row(row)
+        spec = TenantSpec(name, region, dpa_signed_by, now if dpa_signed_by else None,
+                          max_agents, max_devices)
+        return self._put(check_spec(spec), now, create_only=True)
 
     def sign_dpa(self, name: str, signed_by: str, now: datetime | None = None) -> TenantRow:
         """Record the tenant's signed data-processing agreement."""
-        if not signed_by.strip():
-            raise TrustError("the data-processing agreement needs the name of who signed it")
+        now = now or datetime.now(UTC)
+        found = self.tenant(name)
+        if found is None or found.region is None:
+            raise TrustError(f"no tenant {name!r}: create it with `kdfm-cloud tenant create`")
+        spec = TenantSpec(name, found.region, signed_by, now, found.max_agents,
+                          found.max_devices)
+        return self._put(check_spec(spec), now, create_only=False)
+
+    def _put(self, spec: TenantSpec, now: datetime, *, create_only: bool) -> TenantRow:
+        """The one write of a tenant's region, agreement and quotas, in one transaction."""
         t = tables.tenants
+        values: dict[str, Any] = {
+            "region": spec.region, "dpa_signed_by": spec.dpa_signed_by,
+            "dpa_signed_at": spec.dpa_signed_at, "max_agents": spec.max_agents,
+            "max_devices": spec.max_devices}
         with self._engine.begin() as conn:
-            done = conn.execute(t.update().where(t.c.tenant == name, t.c.region.is_not(None))
-                                .values(dpa_signed_by=signed_by,
-                                        dpa_signed_at=now or datetime.now(UTC)))
-            if not done.rowcount:
-                raise TrustError(f"no tenant {name!r}: create it with `kdfm-cloud tenant create`")
-            row = conn.execute(sa.select(t).where(t.c.tenant == name)).one()
+            existing = conn.execute(sa.select(t).where(t.c.tenant == spec.tenant)
+                                    .with_for_update()).first()
+            if existing is not None and existing.region is not None:
+                if create_only:
+                    raise TrustError(f"tenant {spec.tenant!r} exists already "
+                                     f"(region {existing.region})")
+                if existing.region != spec.region:
+                    raise RegionChangeError(
+                        f"tenant {spec.tenant!r} keeps its data in {existing.region}: its region "
+                        f"cannot change to {spec.region}; move a tenant by creating a new one "
+                        "and retiring this one")
+            if existing is None:
+                conn.execute(t.insert().values(tenant=spec.tenant, created_at=now, **values))
+            else:  # also a tenant first seen through an agent before it was created on purpose
+                conn.execute(t.update().where(t.c.tenant == spec.tenant).values(**values))
+            row = conn.execute(sa.select(t).where(t.c.tenant == spec.tenant)).one()
         return self._tenant_row(row)
+
+    def usage(self, name: str) -> TenantUsage:
+        """How many agents (enrolled, not revoked) and devices the tenant has now."""
+        a, d = tables.agents, tables.devices
+        with self._engine.connect() as conn:
+            agents = conn.scalar(sa.select(sa.func.count()).select_from(a).where(
+                a.c.tenant == name, a.c.enrolled_at.is_not(None), a.c.revoked_at.is_(None)))
+            devices = conn.scalar(sa.select(sa.func.count()).select_from(d).where(
+                d.c.tenant == name))
+        return TenantUsage(agents=int(agents or 0), devices=int(devices or 0))
+
+    def retire_tenant(self, name: str, now: datetime | None = None) -> Retirement:
+        """Refuse the tenant from now on: agreement withdrawn, codes burned, agents revoked.
+
+        Its devices and readings stay: readings are billing records the dealer invoices from
+        and must keep (and may have to show) after the contract ends; they go only with an
+        explicit purge. Retiring again changes nothing and answers the same agents.
+        """
+        now = now or datetime.now(UTC)
+        t, a, c, cert = (tables.tenants, tables.agents, tables.activation_codes,
+                         tables.agent_certificates)
+        with self._engine.begin() as conn:
+            row = conn.execute(sa.select(t).where(t.c.tenant == name).with_for_update()).first()
+            if row is None:
+                raise TrustError(f"no tenant {name!r}")
+            conn.execute(t.update().where(t.c.tenant == name)
+                         .values(dpa_signed_by=None, dpa_signed_at=None))
+            conn.execute(c.update().where(c.c.tenant == name, c.c.used_at.is_(None),
+                                          c.c.burned_at.is_(None)).values(burned_at=now))
+            conn.execute(a.update().where(a.c.tenant == name, a.c.revoked_at.is_(None))
+                         .values(revoked_at=now))
+            conn.execute(cert.update().where(cert.c.tenant == name, cert.c.revoked_at.is_(None))
+                         .values(revoked_at=now))
+            agents = sorted(conn.scalars(sa.select(a.c.agent_id).where(a.c.tenant == name)))
+            serials = list(conn.scalars(sa.select(cert.c.serial).where(cert.c.tenant == name)
+                                        .order_by(cert.c.issued_at)))
+            row = conn.execute(sa.select(t).where(t.c.tenant == name)).one()
+        return Retirement(self._tenant_row(row), tuple(agents), tuple(serials))
 
     # -- activation codes -----------------------------------------------------------------
 

@@ -93,6 +93,8 @@ class VaultClient:
             params["alt_names"] = ",".join(spec.dns_names)
         if spec.ip_addresses:
             params["ip_sans"] = ",".join(spec.ip_addresses)
+        if spec.uri_sans:
+            params["uri_sans"] = ",".join(spec.uri_sans)
         issuer = spec.issuer
         response = self._call(
             f"issue {spec.common_name} from {issuer.pki_mount}/{issuer.role}",

@@ -1,7 +1,10 @@
-"""Tenant: Vault role and policy for its agents, broker credential and entries, status.
+"""Tenant: Vault role and policy for its agents, broker credential and entries, the gateway's
+tenant record (TenantAdmin.ApplyTenant), status.
 
-Deletion (finalizer) removes the Vault role and policy and the broker entries. When Vault is gone
-for good, annotate the Tenant with fleet.kdfm.io/skip-cleanup=true to let the deletion finish.
+Deletion (finalizer) retires the tenant on the gateway (its codes and agents are refused from then
+on; its readings are kept), then removes the Vault role and policy and the broker entries. When
+the gateway or Vault is gone for good, annotate the Tenant with fleet.kdfm.io/skip-cleanup=true
+to let the deletion finish.
 """
 
 from __future__ import annotations
@@ -13,14 +16,20 @@ from typing import Any, NoReturn
 from kdfm_operator import conditions as cond
 from kdfm_operator.context import OperatorContext
 from kdfm_operator.credentials import new_credential_data
-from kdfm_operator.errors import InvalidSpecError, OperatorError
+from kdfm_operator.errors import GatewayUnavailableError, InvalidSpecError, OperatorError
 from kdfm_operator.handlers import broker as broker_handler
 from kdfm_operator.handlers.outcome import owner_reference, raise_for, skip_cleanup
 from kdfm_operator.reconcile import tenant as rt
 
 
 def _plan(
-    ctx: OperatorContext, name: str, namespace: str, spec: rt.TenantSpec, ready: bool | None
+    ctx: OperatorContext,
+    name: str,
+    namespace: str,
+    spec: rt.TenantSpec,
+    ready: bool | None,
+    *,
+    gateway: rt.GatewayOutcome | None = None,
 ) -> rt.TenantPlan:
     s = ctx.settings
     return rt.plan_tenant(
@@ -28,9 +37,10 @@ def _plan(
         namespace,
         spec,
         pki_mount=s.vault_pki_mount,
-        agent_domain=s.agent_domain,
         agent_max_ttl=s.agent_cert_max_ttl,
         broker_ready=ready,
+        gateway_configured=bool(s.gateway_address),
+        gateway=gateway,
     )
 
 
@@ -95,7 +105,23 @@ async def reconcile(
     except OperatorError as err:
         fail("BrokerSyncFailed", err)
 
-    plan = _plan(ctx, name, namespace, spec, broker_handler.is_ready(broker))
+    outcome = None
+    client = ctx.gateway()
+    if client is not None and draft.gateway is not None:
+        try:
+            async with client as gateway:
+                outcome = await gateway.apply(draft.gateway)
+        except OperatorError as err:
+            fail("GatewayUnavailable" if err.retryable else "GatewayRefused", err)
+        status["gateway"] = {
+            "active": outcome.active,
+            "agents": outcome.agents,
+            "devices": outcome.devices,
+        }
+    else:
+        status["gateway"] = None  # a merge patch: drops what an earlier configuration wrote
+
+    plan = _plan(ctx, name, namespace, spec, broker_handler.is_ready(broker), gateway=outcome)
     status.update(
         {
             "topicNamespace": plan.topic_namespace,
@@ -111,7 +137,7 @@ async def reconcile(
 
 
 async def cleanup(ctx: OperatorContext, body: Mapping[str, Any], logger: Any) -> None:
-    """Remove the tenant's Vault role, policy and broker entries (finalizer)."""
+    """Retire the tenant on the gateway, remove its Vault role, policy and broker entries."""
     meta = body["metadata"]
     name, namespace = meta["name"], meta["namespace"]
     broker = ((body.get("spec") or {}).get("brokerRef") or {}).get("name")
@@ -121,12 +147,28 @@ async def cleanup(ctx: OperatorContext, body: Mapping[str, Any], logger: Any) ->
             if broker:
                 await broker_handler.sync(ctx, kube, namespace, broker)
         if skip_cleanup(meta):
-            logger.warning("skip-cleanup annotation set: leaving the Vault role and policy")
+            logger.warning(
+                "skip-cleanup annotation set: leaving the gateway's tenant record, the Vault role "
+                "and policy"
+            )
             return
+        client = ctx.gateway()
+        if client is not None:
+            async with client as gateway:
+                retired = await gateway.retire(name)
+            if retired is not None and retired.incomplete:
+                # The gateway refuses the agents already; Vault's CRL and the broker lag behind.
+                raise GatewayUnavailableError(
+                    "tenant retired on the gateway, but: " + "; ".join(retired.incomplete)
+                )
+            logger.info(
+                f"tenant {namespace}/{name}: retired on the gateway"
+                + (f" ({len(retired.revoked_agents)} agents refused)" if retired else "")
+            )
         vault = ctx.operator_vault()
-        role = rt.role_name(namespace, name)
+        role = rt.role_name(name)
         await asyncio.to_thread(vault.delete_role, ctx.settings.vault_pki_mount, role)
-        await asyncio.to_thread(vault.delete_policy, f"kdfm-tenant-{namespace}-{name}")
+        await asyncio.to_thread(vault.delete_policy, rt.policy_name(name))
     except OperatorError as err:
         raise_for(err, delay=ctx.settings.retry_delay_s)
     logger.info(f"tenant {namespace}/{name}: Vault role, policy and broker entries removed")

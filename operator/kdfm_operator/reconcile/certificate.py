@@ -52,6 +52,7 @@ class CertificateSpec:
     usages: tuple[str, ...]
     issuer: Issuer
     secret_name: str
+    uri_sans: tuple[str, ...] = ()
 
     @property
     def fingerprint(self) -> str:
@@ -65,6 +66,8 @@ class CertificateSpec:
             "issuer": [self.issuer.vault_address, self.issuer.pki_mount, self.issuer.role],
             "secret": self.secret_name,
         }
+        if self.uri_sans:  # only when set: certificates issued before uriSans keep their hash
+            material["uri"] = sorted(self.uri_sans)
         return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -93,6 +96,7 @@ def parse_spec(spec: Mapping[str, Any]) -> CertificateSpec:
                 ca_bundle_key=str(bundle.get("key") or "ca.crt"),
             ),
             secret_name=str(spec["secretName"]),
+            uri_sans=tuple(str(u) for u in spec.get("uriSans") or ()),
         )
     except KeyError as err:
         raise InvalidSpecError(
