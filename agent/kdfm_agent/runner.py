@@ -295,7 +295,8 @@ class Runner:
             cert_file, key_file = str(paths.certificate), str(paths.key)
         return NudgeListener(mqtt, self._uplink.tenant, self._uplink.agent_id,
                              password=password, ca_file=ca_file, on_nudge=self._on_nudge,
-                             cert_file=cert_file, key_file=key_file)
+                             cert_file=cert_file, key_file=key_file,
+                             proxy=self._settings.gateway.proxy)
 
     def _on_nudge(self) -> None:
         log.info("nudged: polling now")

@@ -19,6 +19,7 @@ from kdfm_agent import credentials as creds
 from kdfm_agent.errors import ConfigError
 from kdfm_agent.snmp.pacing import PacingSettings
 from kdfm_agent.targets import expand_spec, parse_target
+from kdfm_agent.uplink.proxy import parse_proxy_url
 
 _T = TypeVar("_T")
 
@@ -44,7 +45,8 @@ class GatewaySettings:
     max_message_bytes: int = 4 * 1024 * 1024
     """Largest message sent or received."""
     proxy: str = ""
-    """HTTPS proxy URL for gRPC (http://host:port); empty: https_proxy from the environment."""
+    """HTTPS proxy URL (http://[user:password@]host:port) for gRPC and MQTT; empty: https_proxy
+    from the environment; hosts in no_proxy go direct."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,6 +263,11 @@ def _check(settings: AgentSettings) -> AgentSettings:
     for name, value in positive.items():
         if value <= 0:
             raise ConfigError(f"{name} must be positive, not {value}")
+    if settings.gateway.proxy:
+        try:
+            parse_proxy_url(settings.gateway.proxy)
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
     if not 0 < settings.read.port < 65536:
         raise ConfigError(f"read.port must be in 1..65535, not {settings.read.port}")
     if not 0 <= settings.poll.jitter_fraction < 1:

@@ -90,8 +90,13 @@ def connected_client(
     *,
     transport: Literal["tcp", "websockets"] = "tcp",
     tls_context: ssl.SSLContext | None = None,
+    port: int | None = None,
 ) -> Iterator[ProbeClient]:
-    """A client connected to `broker` (raises ConnectRefused on a refused CONNECT)."""
+    """A client connected to `broker` (raises ConnectRefused on a refused CONNECT).
+
+    `port` overrides the transport's listener, e.g. the agents' certificate listener (then
+    `tls_context` carries the client certificate and the broker ignores `username`).
+    """
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"probe-{uuid.uuid4().hex[:10]}",
                          protocol=mqtt.MQTTv5, transport=transport)
     probe = ProbeClient(client)
@@ -115,7 +120,8 @@ def connected_client(
     client.on_subscribe = on_subscribe
     client.username_pw_set(username, password)
     client.tls_set_context(tls_context or broker.tls_context())
-    port = broker.mqtt_port if transport == "tcp" else broker.wss_port
+    if port is None:
+        port = broker.mqtt_port if transport == "tcp" else broker.wss_port
     client.connect(broker.host, port, keepalive=30)
     client.loop_start()
     try:

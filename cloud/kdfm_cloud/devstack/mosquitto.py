@@ -46,6 +46,10 @@ from kdfm_cloud.devstack.tls import ServerTls, make_server_tls
 DYNSEC_PLUGIN_GLOB = "/usr/lib/*/mosquitto_dynamic_security.so"
 STATE_FILE = "mosquitto.json"
 PID_FILE = "mosquitto.pid"
+DYNSEC_FILE = "dynamic-security.json"
+"""The plugin's clients, roles and ACLs; it rewrites the file on every change."""
+ADMIN_PASSWORD_FILE = "admin.password"  # noqa: S105 - a file name, not a password
+"""The dynamic-security admin's password (0600), kept with DYNSEC_FILE across restarts."""
 
 
 @dataclass(frozen=True)
@@ -112,15 +116,28 @@ class Broker:
         publish: Sequence[str] = (),
         subscribe: Sequence[str] = (),
     ) -> None:
-        """Create a client allowed to publish to and subscribe to the given topic filters."""
+        """Create a client allowed to publish to and subscribe to the given topic filters.
+
+        A client or role of the same name (kept from before a restart) is replaced.
+        """
         role = _role_name(username)
-        self.ctrl("createRole", role)
+        self._create("Role", role)
         for topic in publish:
             self.ctrl("addRoleACL", role, "publishClientSend", topic, "allow")
         for topic in subscribe:
             self.ctrl("addRoleACL", role, "subscribePattern", topic, "allow")
-        self.ctrl("createClient", username, "-p", password)
+        self._create("Client", username, "-p", password)
         self.ctrl("addClientRole", username, role)
+
+    def _create(self, kind: str, name: str, *options: str) -> None:
+        try:
+            self.ctrl(f"create{kind}", name, *options)
+        except CommandError as err:
+            # The common case costs one command; only a name taken before pays for the delete.
+            if "already exists" not in str(err):
+                raise
+            self.ctrl(f"delete{kind}", name)
+            self.ctrl(f"create{kind}", name, *options)
 
     def remove_client(self, username: str) -> None:
         """Delete a client and its role; its open connections are dropped by the broker."""
@@ -211,7 +228,7 @@ log_type notice
 log_type information
 connection_messages true
 plugin {plugin}
-plugin_opt_config_file {work_dir / 'dynamic-security.json'}
+plugin_opt_config_file {work_dir / DYNSEC_FILE}
 
 listener {mqtt_port} {config.host}
 protocol mqtt
@@ -263,26 +280,50 @@ def _reusable_tls(directory: Path) -> ServerTls | None:
     return tls if all(c.not_valid_after_utc > soon for c in certificates) else None
 
 
-def start_broker(config: BrokerConfig, work_dir: Path) -> tuple[Process, Broker]:
-    """Start Mosquitto with a fresh admin and no clients; the caller stops it.
+def _dynsec_state(ctrl: str, admin_user: str, work_dir: Path) -> str:
+    """The admin password of the dynamic-security state in `work_dir`, made when missing.
 
-    Files (config, TLS material, dynamic-security JSON, mosquitto.log) go to `work_dir`. The
-    TLS material of an earlier start in the same `work_dir` is kept, so clients that trust the
-    broker's CA still trust a restarted broker; it is made new only when missing or expiring.
+    Clients, roles and ACLs live in DYNSEC_FILE, which the plugin loads at start and rewrites
+    on every change; keeping it (and the admin password that manages it) is what lets a
+    restarted broker keep the agents' accounts.
+    """
+    dynsec_file, password_file = work_dir / DYNSEC_FILE, work_dir / ADMIN_PASSWORD_FILE
+    if dynsec_file.exists() and password_file.exists():
+        try:
+            json.loads(dynsec_file.read_text())
+        except (OSError, ValueError) as err:
+            raise StartupError(f"{dynsec_file} is unreadable ({err}); it holds the broker's "
+                               "accounts: repair it, or remove it to start with none") from err
+        return password_file.read_text().strip()
+    admin_password = secrets.token_urlsafe(18)
+    # No password to manage an older file with: begin again (its accounts were lost before).
+    dynsec_file.unlink(missing_ok=True)
+    init = subprocess.run([ctrl, "dynsec", "init", str(dynsec_file), admin_user,
+                           admin_password], check=False, capture_output=True, text=True,
+                          timeout=30)
+    if init.returncode != 0:
+        raise StartupError(f"mosquitto_ctrl dynsec init failed: {init.stdout}{init.stderr}")
+    password_file.touch(mode=0o600)
+    password_file.chmod(0o600)
+    password_file.write_text(admin_password + "\n")
+    return admin_password
+
+
+def start_broker(config: BrokerConfig, work_dir: Path) -> tuple[Process, Broker]:
+    """Start Mosquitto; the caller stops it.
+
+    Files (config, TLS material, dynamic-security JSON, mosquitto.log) go to `work_dir`. What an
+    earlier start in the same `work_dir` left is kept: the TLS material, so clients that trust
+    the broker's CA still trust a restarted broker (made new only when missing or expiring),
+    and the dynamic-security state, so its clients, roles and ACLs survive the restart. A new
+    `work_dir` starts with the admin as the only client.
     """
     work_dir.mkdir(parents=True, exist_ok=True)
     work_dir.chmod(0o700)
     ctrl = _ctrl_binary(config)
     plugin = config.dynsec_plugin or find_dynsec_plugin()
     tls = _reusable_tls(work_dir / "tls") or make_server_tls(work_dir / "tls")
-    admin_password = secrets.token_urlsafe(18)
-    dynsec_file = work_dir / "dynamic-security.json"
-    dynsec_file.unlink(missing_ok=True)
-    init = subprocess.run([ctrl, "dynsec", "init", str(dynsec_file), config.admin_user,
-                           admin_password], check=False, capture_output=True, text=True,
-                          timeout=30)
-    if init.returncode != 0:
-        raise StartupError(f"mosquitto_ctrl dynsec init failed: {init.stdout}{init.stderr}")
+    admin_password = _dynsec_state(ctrl, config.admin_user, work_dir)
     attempts = 1 if (config.mqtt_port and config.wss_port) else 3
     for attempt in range(attempts):
         mqtt_port = config.mqtt_port or free_port(config.host)
