@@ -31,6 +31,14 @@ class RegionChangeError(TrustError):
     """A tenant's region cannot change: its data stays where it was first stored."""
 
 
+class RetiredTenantError(TrustError):
+    """A retired tenant cannot be applied, signed or created again; a new name is the way out."""
+
+    def __init__(self, tenant: str, retired_at: datetime) -> None:
+        super().__init__(retired_reason(tenant, retired_at))
+        self.retired_at = retired_at
+
+
 @dataclass(frozen=True, slots=True)
 class TenantRow:
     """A tenant; `region` is None for tenants only ever seen through an agent's first contact."""
@@ -44,11 +52,24 @@ class TenantRow:
     """Agents the tenant may enrol (revoked ones do not count); None: no limit."""
     max_devices: int | None = None
     """Devices the tenant's agents may report; None: no limit."""
+    dpa_document_ref: str | None = None
+    """Where the signed agreement is kept (the Tenant's documentRef); None: not said."""
+    retired_at: datetime | None = None
+    """When the tenant was retired (its Tenant resource deleted); None: not retired."""
 
     @property
     def dpa_signed(self) -> bool:
-        """Whether the tenant's data-processing agreement is signed (codes need it)."""
-        return self.dpa_signed_at is not None
+        """Whether the agreement is in force: signed and not retired (codes need it).
+
+        A retired tenant keeps the record of the agreement it had, because its devices and
+        readings are kept and an auditor asks under which agreement they were collected.
+        """
+        return self.dpa_signed_at is not None and self.retired_at is None
+
+    @property
+    def retired(self) -> bool:
+        """Whether the tenant was retired: its agents and codes are refused for good."""
+        return self.retired_at is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +86,16 @@ class TenantSpec:
     """Agents the tenant may enrol; None: no limit."""
     max_devices: int | None = None
     """Devices the tenant's agents may report; None: no limit."""
+    dpa_document_ref: str | None = None
+    """Where the signed agreement is kept (the Tenant's documentRef); None: not said."""
+
+
+def retired_reason(tenant: str, retired_at: datetime) -> str:
+    """What applying, signing or creating a retired tenant is refused with, and the way out."""
+    return (f"tenant {tenant!r} was retired on {retired_at:%Y-%m-%d %H:%M} UTC (its Tenant "
+            "resource was deleted): its agents are revoked, its activation codes burned, and "
+            "its devices and readings are kept under this name as billing records, so the name "
+            "cannot be used again; create the tenant under a new name")
 
 
 def check_quota(name: str, value: int | None) -> int | None:
@@ -75,13 +106,26 @@ def check_quota(name: str, value: int | None) -> int | None:
     return value
 
 
-def check_agreement(signed_by: str | None, signed_at: datetime | None) -> None:
-    """Signed by someone at some time, or not signed at all; TenantFieldError otherwise."""
+def check_agreement(signed_by: str | None, signed_at: datetime | None,
+                    document_ref: str | None = None) -> None:
+    """Signed by someone at some time (and kept somewhere, when said), or not signed at all;
+    TenantFieldError otherwise."""
     if signed_by is None:
         if signed_at is not None:
             raise TenantFieldError("dpa_signed_by", "dpa_signed_at is set but dpa_signed_by "
                                                     "is not: who signed the agreement?")
+        if document_ref is not None:
+            raise TenantFieldError("dpa_signed_by", "dpa_document_ref is set but "
+                                                    "dpa_signed_by is not: who signed it?")
         return
+    if document_ref is not None:
+        if not document_ref.strip():
+            raise TenantFieldError("dpa_document_ref", "dpa_document_ref is empty: say where "
+                                                       "the signed agreement is kept")
+        if len(document_ref) > MAX_TEXT:
+            raise TenantFieldError("dpa_document_ref", f"dpa_document_ref is "
+                                                       f"{len(document_ref)} characters; at "
+                                                       f"most {MAX_TEXT}")
     if not signed_by.strip():
         raise TenantFieldError("dpa_signed_by", "the data-processing agreement needs the name "
                                                 "of who signed it")

@@ -1,5 +1,6 @@
 """The operator's gateway client against a real gateway with real OpenBao enrolment: the Tenant's
-region, agreement and quotas reach the store, and the gateway acts on them (Enroll, Poll)."""
+region, agreement (with its document reference) and quotas reach the store, and the gateway acts
+on them (Enroll, Poll); a retired tenant is refused for good, its name included."""
 
 from __future__ import annotations
 
@@ -90,8 +91,8 @@ async def test_tenant_admin_drives_enrolment_quotas_and_retirement(vault: Vault,
             assert await admin.apply(record(tenant)) == outcome
             row = trust.tenant(tenant)
             assert row is not None
-            assert (row.region, row.dpa_signed_by, row.dpa_signed_at) == (
-                "eu-central", "Erika Mustermann", SIGNED_AT)
+            assert (row.region, row.dpa_signed_by, row.dpa_signed_at, row.dpa_document_ref) == (
+                "eu-central", "Erika Mustermann", SIGNED_AT, "DPA-1")
             assert (row.max_agents, row.max_devices) == (3, 10)
             code = kit.code(tenant)
 
@@ -151,6 +152,70 @@ async def test_tenant_admin_drives_enrolment_quotas_and_retirement(vault: Vault,
             # Retiring again is harmless; a tenant the gateway never had is nothing to retire.
             assert (await admin.retire(tenant)) is not None
             assert await admin.retire(f"never-{tenant}") is None
+            retired_row = trust.tenant(tenant)
+            assert retired_row is not None and retired_row.retired and not retired_row.dpa_signed
+
+            # The Tenant re-created under the same name: refused for good (the operator's
+            # GatewayRefused, no retry), saying since when and the way out; nothing written.
+            with pytest.raises(GatewayRefusedError, match=r"FAILED_PRECONDITION: tenant "
+                               r"'sync-\w+' was retired on \d{4}-\d\d-\d\d .*new name"):
+                await admin.apply(record(tenant, max_agents=50))
+            assert trust.tenant(tenant) == retired_row
+            assert (await enroll(enroll_address, ca_pem, second))[0] == \
+                grpc.StatusCode.UNAUTHENTICATED
+            # The way out: a new name enrols.
+            assert (await admin.apply(record(f"{tenant}-2"))).active
+            assert (await enroll(enroll_address, ca_pem, kit.code(f"{tenant}-2")))[0] == \
+                grpc.StatusCode.OK
+
+
+async def test_the_record_names_the_agreement_document_and_the_retirement(
+        vault: Vault, tmp_path: Path) -> None:
+    kit = make_kit(tmp_path / "kit", vault)
+    settings = dataclasses.replace(kit.settings, admin_identities=("platform",))
+    cert, key = operator_identity(vault, tmp_path, "platform")
+    async with running_gateway(settings, kit.repository, signer=kit.signer) as gateway:
+        address = f"127.0.0.1:{gateway.port}"
+        async with mutual(address, kit, cert.read_bytes(), key.read_bytes()) as channel:
+            stub = admin_pb2_grpc.TenantAdminStub(channel)
+            agreement = admin_pb2.DataProcessingAgreement(
+                signed_by="Erika Mustermann", document_ref="contracts/globex/dpa-2026-03.pdf")
+            agreement.signed_at.FromDatetime(SIGNED_AT.replace(tzinfo=None))
+            applied = await stub.ApplyTenant(admin_pb2.ApplyTenantRequest(
+                tenant="globex", region="eu-west", agreement=agreement), timeout=30)
+            assert applied.active and applied.agreement == agreement
+            assert not applied.HasField("retired_at") and applied.inactive_reason == ""
+
+            # Withdrawn: no agreement, so no document either; not retired.
+            withdrawn = await stub.ApplyTenant(admin_pb2.ApplyTenantRequest(
+                tenant="globex", region="eu-west"), timeout=30)
+            assert not withdrawn.HasField("agreement") and not withdrawn.HasField("retired_at")
+            assert "no signed data-processing agreement" in withdrawn.inactive_reason
+            await stub.ApplyTenant(admin_pb2.ApplyTenantRequest(
+                tenant="globex", region="eu-west", agreement=agreement), timeout=30)
+
+            before = datetime.now(UTC).replace(microsecond=0)
+            retired = await stub.RetireTenant(admin_pb2.RetireTenantRequest(tenant="globex"),
+                                              timeout=30)
+            record_ = retired.tenant
+            assert record_.HasField("retired_at") and not record_.active
+            retired_at = record_.retired_at.ToDatetime(tzinfo=UTC)
+            assert retired_at >= before
+            assert record_.inactive_reason.startswith(f"retired on {retired_at:%Y-%m-%d %H:%M}")
+            # The agreement that covered the kept data stays on the record.
+            assert record_.agreement == agreement
+            again = await stub.RetireTenant(admin_pb2.RetireTenantRequest(tenant="globex"),
+                                            timeout=30)
+            assert again.tenant.retired_at == record_.retired_at  # the first date stays
+
+            with pytest.raises(grpc.aio.AioRpcError) as refused:
+                await stub.ApplyTenant(admin_pb2.ApplyTenantRequest(
+                    tenant="globex", region="eu-west", agreement=agreement), timeout=30)
+            assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+            assert f"retired on {retired_at:%Y-%m-%d %H:%M} UTC" in (refused.value.details() or "")
+    row = kit.repository.trust.tenant("globex")
+    assert row is not None and row.retired_at == retired_at
+    assert row.dpa_document_ref == "contracts/globex/dpa-2026-03.pdf"
 
 
 async def test_hostile_input_is_refused_by_field_and_nothing_is_stored(vault: Vault,

@@ -1,10 +1,12 @@
-"""`kdfm-cloud tenant create NAME --region R [--dpa-signed-by WHO] [--max-agents N]
-[--max-devices N]`, `tenant sign-dpa` and `tenant show`.
+"""`kdfm-cloud tenant create NAME --region R [--dpa-signed-by WHO [--dpa-document-ref REF]]
+[--max-agents N] [--max-devices N]`, `tenant sign-dpa NAME --by WHO [--document-ref REF]` and
+`tenant show NAME`.
 
 A tenant lives in one EU region. Until its data-processing agreement is signed it gets no
-activation codes, so no agent of it can enrol. These commands and the gateway's TenantAdmin API
-(the Kubernetes operator's path) write tenants through the same store call
-(`TrustRepository._put`), with the same checks.
+activation codes, so no agent of it can enrol. A retired tenant (its Tenant resource deleted)
+is refused for good: `show` says since when, `create` and `sign-dpa` refuse it. These commands
+and the gateway's TenantAdmin API (the Kubernetes operator's path) write tenants through the
+same store call (`TrustRepository._put`), with the same checks.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ def register(subparsers: Any) -> None:
                         help="EU region that stores and processes the tenant's data")
     create.add_argument("--dpa-signed-by", default=None,
                         help="who signed the data-processing agreement (none: not signed yet)")
+    create.add_argument("--dpa-document-ref", default=None,
+                        help="where the signed agreement is kept (needs --dpa-signed-by)")
     create.add_argument("--max-agents", type=int, default=None,
                         help="agents the tenant may enrol (the Tenant CRD's maxAgents; "
                              "none: no limit)")
@@ -41,6 +45,8 @@ def register(subparsers: Any) -> None:
     sign = actions.add_parser("sign-dpa", help="record the signed data-processing agreement")
     sign.add_argument("name")
     sign.add_argument("--by", required=True, help="who signed it")
+    sign.add_argument("--document-ref", default=None,
+                      help="where the signed agreement is kept (document id, archive path)")
     show = actions.add_parser("show", help="show a tenant")
     show.add_argument("name")
     for sub in (create, sign, show):
@@ -53,14 +59,19 @@ def _print(row: TenantRow, usage: TenantUsage, as_json: bool) -> None:
     data = {"tenant": row.tenant, "region": row.region, "dpa_signed": row.dpa_signed,
             "dpa_signed_by": row.dpa_signed_by,
             "dpa_signed_at": row.dpa_signed_at.isoformat() if row.dpa_signed_at else None,
+            "dpa_document_ref": row.dpa_document_ref,
             "max_agents": row.max_agents, "max_devices": row.max_devices,
-            "agents": usage.agents, "devices": usage.devices}
+            "agents": usage.agents, "devices": usage.devices,
+            "retired_at": row.retired_at.isoformat() if row.retired_at else None}
     if as_json:
         print(json.dumps(data))
         return
     for key, value in data.items():
-        print(f"{key:14} {value}")
-    if not row.dpa_signed:
+        print(f"{key:16} {value}")
+    if row.retired_at is not None:
+        print("retired: its agents and activation codes are refused for good; its devices and "
+              "readings are kept. New agents need a tenant under a new name.")
+    elif not row.dpa_signed:
         print("no activation codes until the DPA is signed: kdfm-cloud tenant sign-dpa "
               f"{row.tenant} --by WHO")
 
@@ -76,9 +87,10 @@ def run(args: argparse.Namespace) -> int:
         trust = repository.trust
         if args.action == "create":
             row = trust.create_tenant(args.name, args.region, args.dpa_signed_by,
-                                      max_agents=args.max_agents, max_devices=args.max_devices)
+                                      max_agents=args.max_agents, max_devices=args.max_devices,
+                                      dpa_document_ref=args.dpa_document_ref)
         elif args.action == "sign-dpa":
-            row = trust.sign_dpa(args.name, args.by)
+            row = trust.sign_dpa(args.name, args.by, document_ref=args.document_ref)
         else:
             found = trust.tenant(args.name)
             if found is None:

@@ -31,6 +31,7 @@ from kdfm_cloud.store.trust import TenantUsage
 from kdfm_cloud.tenants import (
     MAX_TEXT,
     RegionChangeError,
+    RetiredTenantError,
     TenantFieldError,
     TenantRow,
     TenantSpec,
@@ -58,11 +59,16 @@ def record(row: TenantRow, usage: TenantUsage) -> admin_pb2.TenantRecord:
         answer.max_agents = row.max_agents
     if row.max_devices is not None:
         answer.max_devices = row.max_devices
-    if row.dpa_signed_at is not None:
+    if row.dpa_signed_at is not None:  # also a retired tenant's: it covered the data kept
         answer.agreement.signed_by = row.dpa_signed_by or ""
         answer.agreement.signed_at.FromDatetime(row.dpa_signed_at.astimezone(UTC)
                                                 .replace(tzinfo=None))
-    if row.region is None:
+        answer.agreement.document_ref = row.dpa_document_ref or ""
+    if row.retired_at is not None:
+        answer.retired_at.FromDatetime(row.retired_at.astimezone(UTC).replace(tzinfo=None))
+        answer.inactive_reason = (f"retired on {row.retired_at:%Y-%m-%d %H:%M} UTC: its agents "
+                                  "and activation codes are refused for good")
+    elif row.region is None:
         answer.inactive_reason = "the tenant was only seen through an agent, never created"
     elif not row.dpa_signed:
         answer.inactive_reason = ("no signed data-processing agreement: its activation codes "
@@ -72,7 +78,7 @@ def record(row: TenantRow, usage: TenantUsage) -> admin_pb2.TenantRecord:
 
 def spec_of(request: admin_pb2.ApplyTenantRequest) -> TenantSpec:
     """The tenant the request describes; TenantFieldError for what only the wire can get wrong."""
-    signed_by, signed_at = None, None
+    signed_by, signed_at, document_ref = None, None, None
     if request.HasField("agreement"):
         agreement = request.agreement
         signed_by = agreement.signed_by
@@ -85,9 +91,10 @@ def spec_of(request: admin_pb2.ApplyTenantRequest) -> TenantSpec:
         if len(agreement.document_ref) > MAX_TEXT:
             raise TenantFieldError("agreement.document_ref", "agreement.document_ref is "
                                    f"{len(agreement.document_ref)} characters; at most {MAX_TEXT}")
+        document_ref = agreement.document_ref
     return TenantSpec(
         tenant=request.tenant, region=request.region, dpa_signed_by=signed_by,
-        dpa_signed_at=signed_at,
+        dpa_signed_at=signed_at, dpa_document_ref=document_ref,
         max_agents=request.max_agents if request.HasField("max_agents") else None,
         max_devices=request.max_devices if request.HasField("max_devices") else None)
 
@@ -145,7 +152,8 @@ class TenantAdminServicer:
         trust = self._repository.trust
         try:
             row = await asyncio.to_thread(trust.apply_tenant, spec_of(request))
-        except RegionChangeError as err:
+        except (RegionChangeError, RetiredTenantError) as err:
+            # The same request will be refused again: the operator reports it, no retry.
             await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(err))
         except TenantFieldError as err:
             await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{err.field}: {err}")
@@ -154,7 +162,8 @@ class TenantAdminServicer:
         usage = await asyncio.to_thread(trust.usage, row.tenant)
         log.info("operator %s applied tenant %s (%s, agreement %s, max_agents %s, "
                  "max_devices %s)", operator, row.tenant, row.region,
-                 "signed" if row.dpa_signed else "not signed", row.max_agents, row.max_devices)
+                 f"signed, {row.dpa_document_ref}" if row.dpa_signed else "not signed",
+                 row.max_agents, row.max_devices)
         return record(row, usage)
 
     async def retire_tenant(self, data: bytes, context: _Context

@@ -16,9 +16,13 @@ tenants = sa.Table(
     sa.Column("region", sa.String(32)),
     sa.Column("dpa_signed_by", sa.String(256)),
     sa.Column("dpa_signed_at", sa.DateTime(timezone=True)),
+    # Where the signed agreement is kept (the Tenant's documentRef); NULL when not signed.
+    sa.Column("dpa_document_ref", sa.String(256)),
     # Quotas of the operator's Tenant CRD (spec.quotas); NULL: no limit.
     sa.Column("max_agents", sa.Integer),
     sa.Column("max_devices", sa.Integer),
+    # Set once, when the Tenant resource was deleted; a retired tenant is never applied again.
+    sa.Column("retired_at", sa.DateTime(timezone=True)),
 )
 
 agents = sa.Table(
@@ -80,6 +84,12 @@ supplies = sa.Table(
     sa.Column("percent", sa.Float),
     sa.Column("raw_level", sa.BigInteger),
     sa.Column("raw_max_capacity", sa.BigInteger),
+    # The cartridge in place, as the device reports it; NULL when it does not say.
+    sa.Column("part_number", sa.String(128)),
+    # Not "serial_number": joined with devices, it would shadow the printer's serial_number.
+    sa.Column("cartridge_serial", sa.String(128)),
+    # The vendor code behind a typed state (e.g. brToner1Low=1).
+    sa.Column("vendor_state", sa.String(128)),
 )
 
 counters = sa.Table(

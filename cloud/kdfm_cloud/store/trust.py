@@ -18,6 +18,7 @@ from kdfm_cloud.store.repository import AgentKey
 from kdfm_cloud.tenants import (
     MAX_TEXT,
     RegionChangeError,
+    RetiredTenantError,
     TenantFieldError,
     TenantRow,
     TenantSpec,
@@ -71,7 +72,7 @@ def check_spec(spec: TenantSpec) -> TenantSpec:
         raise TenantFieldError("region", f"region is {len(spec.region)} characters long; "
                                          "it is one of the EU regions")
     check_region(spec.region)
-    check_agreement(spec.dpa_signed_by, spec.dpa_signed_at)
+    check_agreement(spec.dpa_signed_by, spec.dpa_signed_at, spec.dpa_document_ref)
     check_quota("max_agents", spec.max_agents)
     check_quota("max_devices", spec.max_devices)
     return spec
@@ -138,7 +139,8 @@ class TrustRepository:
         return TenantRow(tenant=row.tenant, region=row.region, dpa_signed_by=row.dpa_signed_by,
                          dpa_signed_at=_utc(row.dpa_signed_at),
                          created_at=_must(row.created_at), max_agents=row.max_agents,
-                         max_devices=row.max_devices)
+                         max_devices=row.max_devices, dpa_document_ref=row.dpa_document_ref,
+                         retired_at=_utc(row.retired_at))
 
     def tenant(self, name: str) -> TenantRow | None:
         """The tenant, or None."""
@@ -152,27 +154,31 @@ class TrustRepository:
 
         The region of a tenant that has one never changes (RegionChangeError): its data stays
         where it was first stored. No agreement in `spec` withdraws a signed one, so codes are
-        refused from then on; enrolled agents keep working until retired or revoked.
+        refused from then on; enrolled agents keep working until retired or revoked. A retired
+        tenant is refused (RetiredTenantError): a Tenant re-created under its name must not take
+        over the data kept under it.
         """
         return self._put(check_spec(spec), now or datetime.now(UTC), create_only=False)
 
     def create_tenant(self, name: str, region: str, dpa_signed_by: str | None,
                       now: datetime | None = None, *, max_agents: int | None = None,
-                      max_devices: int | None = None) -> TenantRow:
+                      max_devices: int | None = None,
+                      dpa_document_ref: str | None = None) -> TenantRow:
         """Create a tenant in an EU region; TrustError when it already exists with a region."""
         now = now or datetime.now(UTC)
         spec = TenantSpec(name, region, dpa_signed_by, now if dpa_signed_by else None,
-                          max_agents, max_devices)
+                          max_agents, max_devices, dpa_document_ref)
         return self._put(check_spec(spec), now, create_only=True)
 
-    def sign_dpa(self, name: str, signed_by: str, now: datetime | None = None) -> TenantRow:
-        """Record the tenant's signed data-processing agreement."""
+    def sign_dpa(self, name: str, signed_by: str, now: datetime | None = None, *,
+                 document_ref: str | None = None) -> TenantRow:
+        """Record the tenant's signed data-processing agreement and where it is kept."""
         now = now or datetime.now(UTC)
         found = self.tenant(name)
         if found is None or found.region is None:
             raise TrustError(f"no tenant {name!r}: create it with `kdfm-cloud tenant create`")
         spec = TenantSpec(name, found.region, signed_by, now, found.max_agents,
-                          found.max_devices)
+                          found.max_devices, document_ref)
         return self._put(check_spec(spec), now, create_only=False)
 
     def _put(self, spec: TenantSpec, now: datetime, *, create_only: bool) -> TenantRow:
@@ -180,11 +186,13 @@ class TrustRepository:
         t = tables.tenants
         values: dict[str, Any] = {
             "region": spec.region, "dpa_signed_by": spec.dpa_signed_by,
-            "dpa_signed_at": spec.dpa_signed_at, "max_agents": spec.max_agents,
-            "max_devices": spec.max_devices}
+            "dpa_signed_at": spec.dpa_signed_at, "dpa_document_ref": spec.dpa_document_ref,
+            "max_agents": spec.max_agents, "max_devices": spec.max_devices}
         with self._engine.begin() as conn:
             existing = conn.execute(sa.select(t).where(t.c.tenant == spec.tenant)
                                     .with_for_update()).first()
+            if existing is not None and existing.retired_at is not None:
+                raise RetiredTenantError(spec.tenant, _must(existing.retired_at))
             if existing is not None and existing.region is not None:
                 if create_only:
                     raise TrustError(f"tenant {spec.tenant!r} exists already "
@@ -212,11 +220,13 @@ class TrustRepository:
         return TenantUsage(agents=int(agents or 0), devices=int(devices or 0))
 
     def retire_tenant(self, name: str, now: datetime | None = None) -> Retirement:
-        """Refuse the tenant from now on: agreement withdrawn, codes burned, agents revoked.
+        """Refuse the tenant for good: codes burned, agents revoked, retired_at set.
 
         Its devices and readings stay: readings are billing records the dealer invoices from
         and must keep (and may have to show) after the contract ends; they go only with an
-        explicit purge. Retiring again changes nothing and answers the same agents.
+        explicit purge. So does the record of its agreement (who, when, which document), which
+        covered them; `TenantRow.dpa_signed` is False from now on. Retiring again changes
+        nothing (the first retired_at stays) and answers the same agents.
         """
         now = now or datetime.now(UTC)
         t, a, c, cert = (tables.tenants, tables.agents, tables.activation_codes,
@@ -225,8 +235,8 @@ class TrustRepository:
             row = conn.execute(sa.select(t).where(t.c.tenant == name).with_for_update()).first()
             if row is None:
                 raise TrustError(f"no tenant {name!r}")
-            conn.execute(t.update().where(t.c.tenant == name)
-                         .values(dpa_signed_by=None, dpa_signed_at=None))
+            if row.retired_at is None:
+                conn.execute(t.update().where(t.c.tenant == name).values(retired_at=now))
             conn.execute(c.update().where(c.c.tenant == name, c.c.used_at.is_(None),
                                           c.c.burned_at.is_(None)).values(burned_at=now))
             conn.execute(a.update().where(a.c.tenant == name, a.c.revoked_at.is_(None))
@@ -247,6 +257,8 @@ class TrustRepository:
         found = self.tenant(tenant)
         if found is None or found.region is None:
             raise TrustError(f"no tenant {tenant!r}: create it with `kdfm-cloud tenant create`")
+        if found.retired_at is not None:
+            raise RetiredTenantError(tenant, found.retired_at)
         if not found.dpa_signed:
             raise TrustError(f"tenant {tenant!r} has not signed the data-processing agreement: "
                              "no activation codes until `kdfm-cloud tenant sign-dpa`")
@@ -308,6 +320,8 @@ class TrustRepository:
                                       .with_for_update()).first()
                 if tenant is None or tenant.dpa_signed_at is None:
                     why = "tenant missing or without a signed data-processing agreement"
+                elif tenant.retired_at is not None:
+                    why = "tenant retired"
                 elif tenant.max_agents is not None and \
                         self._agents_counted(conn, row.tenant, now) >= tenant.max_agents:
                     # Not the agent's mistake: no failure counted, the code is not used up.

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kdfm/v1/admin.proto\x12\x07kdfm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"q\n\x17\x44\x61taProcessingAgreement\x12\x11\n\tsigned_by\x18\x01 \x01(\t\x12-\n\tsigned_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64ocument_ref\x18\x03 \x01(\t\"\xbb\x01\n\x12\x41pplyTenantRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x33\n\tagreement\x18\x03 \x01(\x0b\x32 .kdfm.v1.DataProcessingAgreement\x12\x17\n\nmax_agents\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0bmax_devices\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\r\n\x0b_max_agentsB\x0e\n\x0c_max_devices\"\xff\x01\n\x0cTenantRecord\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x33\n\tagreement\x18\x03 \x01(\x0b\x32 .kdfm.v1.DataProcessingAgreement\x12\x17\n\nmax_agents\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0bmax_devices\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12\x17\n\x0finactive_reason\x18\x07 \x01(\t\x12\x0e\n\x06\x61gents\x18\x08 \x01(\r\x12\x0f\n\x07\x64\x65vices\x18\t \x01(\rB\r\n\x0b_max_agentsB\x0e\n\x0c_max_devices\"%\n\x13RetireTenantRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"i\n\x14RetireTenantResponse\x12%\n\x06tenant\x18\x01 \x01(\x0b\x32\x15.kdfm.v1.TenantRecord\x12\x16\n\x0erevoked_agents\x18\x02 \x03(\t\x12\x12\n\nincomplete\x18\x03 \x03(\t2\x9d\x01\n\x0bTenantAdmin\x12\x41\n\x0b\x41pplyTenant\x12\x1b.kdfm.v1.ApplyTenantRequest\x1a\x15.kdfm.v1.TenantRecord\x12K\n\x0cRetireTenant\x12\x1c.kdfm.v1.RetireTenantRequest\x1a\x1d.kdfm.v1.RetireTenantResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x13kdfm/v1/admin.proto\x12\x07kdfm.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"q\n\x17\x44\x61taProcessingAgreement\x12\x11\n\tsigned_by\x18\x01 \x01(\t\x12-\n\tsigned_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x64ocument_ref\x18\x03 \x01(\t\"\xbb\x01\n\x12\x41pplyTenantRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x33\n\tagreement\x18\x03 \x01(\x0b\x32 .kdfm.v1.DataProcessingAgreement\x12\x17\n\nmax_agents\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0bmax_devices\x18\x05 \x01(\x05H\x01\x88\x01\x01\x42\r\n\x0b_max_agentsB\x0e\n\x0c_max_devices\"\xaf\x02\n\x0cTenantRecord\x12\x0e\n\x06tenant\x18\x01 \x01(\t\x12\x0e\n\x06region\x18\x02 \x01(\t\x12\x33\n\tagreement\x18\x03 \x01(\x0b\x32 .kdfm.v1.DataProcessingAgreement\x12\x17\n\nmax_agents\x18\x04 \x01(\x05H\x00\x88\x01\x01\x12\x18\n\x0bmax_devices\x18\x05 \x01(\x05H\x01\x88\x01\x01\x12\x0e\n\x06\x61\x63tive\x18\x06 \x01(\x08\x12\x17\n\x0finactive_reason\x18\x07 \x01(\t\x12\x0e\n\x06\x61gents\x18\x08 \x01(\r\x12\x0f\n\x07\x64\x65vices\x18\t \x01(\r\x12.\n\nretired_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.TimestampB\r\n\x0b_max_agentsB\x0e\n\x0c_max_devices\"%\n\x13RetireTenantRequest\x12\x0e\n\x06tenant\x18\x01 \x01(\t\"i\n\x14RetireTenantResponse\x12%\n\x06tenant\x18\x01 \x01(\x0b\x32\x15.kdfm.v1.TenantRecord\x12\x16\n\x0erevoked_agents\x18\x02 \x03(\t\x12\x12\n\nincomplete\x18\x03 \x03(\t2\x9d\x01\n\x0bTenantAdmin\x12\x41\n\x0b\x41pplyTenant\x12\x1b.kdfm.v1.ApplyTenantRequest\x1a\x15.kdfm.v1.TenantRecord\x12K\n\x0cRetireTenant\x12\x1c.kdfm.v1.RetireTenantRequest\x1a\x1d.kdfm.v1.RetireTenantResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,11 +37,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_APPLYTENANTREQUEST']._serialized_start=181
   _globals['_APPLYTENANTREQUEST']._serialized_end=368
   _globals['_TENANTRECORD']._serialized_start=371
-  _globals['_TENANTRECORD']._serialized_end=626
-  _globals['_RETIRETENANTREQUEST']._serialized_start=628
-  _globals['_RETIRETENANTREQUEST']._serialized_end=665
-  _globals['_RETIRETENANTRESPONSE']._serialized_start=667
-  _globals['_RETIRETENANTRESPONSE']._serialized_end=772
-  _globals['_TENANTADMIN']._serialized_start=775
-  _globals['_TENANTADMIN']._serialized_end=932
+  _globals['_TENANTRECORD']._serialized_end=674
+  _globals['_RETIRETENANTREQUEST']._serialized_start=676
+  _globals['_RETIRETENANTREQUEST']._serialized_end=713
+  _globals['_RETIRETENANTRESPONSE']._serialized_start=715
+  _globals['_RETIRETENANTRESPONSE']._serialized_end=820
+  _globals['_TENANTADMIN']._serialized_start=823
+  _globals['_TENANTADMIN']._serialized_end=980
 # @@protoc_insertion_point(module_scope)

@@ -34,7 +34,7 @@ class ApplyTenantRequest(_message.Message):
     def __init__(self, tenant: _Optional[str] = ..., region: _Optional[str] = ..., agreement: _Optional[_Union[DataProcessingAgreement, _Mapping]] = ..., max_agents: _Optional[int] = ..., max_devices: _Optional[int] = ...) -> None: ...
 
 class TenantRecord(_message.Message):
-    __slots__ = ("tenant", "region", "agreement", "max_agents", "max_devices", "active", "inactive_reason", "agents", "devices")
+    __slots__ = ("tenant", "region", "agreement", "max_agents", "max_devices", "active", "inactive_reason", "agents", "devices", "retired_at")
     TENANT_FIELD_NUMBER: _ClassVar[int]
     REGION_FIELD_NUMBER: _ClassVar[int]
     AGREEMENT_FIELD_NUMBER: _ClassVar[int]
@@ -44,6 +44,7 @@ class TenantRecord(_message.Message):
     INACTIVE_REASON_FIELD_NUMBER: _ClassVar[int]
     AGENTS_FIELD_NUMBER: _ClassVar[int]
     DEVICES_FIELD_NUMBER: _ClassVar[int]
+    RETIRED_AT_FIELD_NUMBER: _ClassVar[int]
     tenant: str
     region: str
     agreement: DataProcessingAgreement
@@ -53,7 +54,8 @@ class TenantRecord(_message.Message):
     inactive_reason: str
     agents: int
     devices: int
-    def __init__(self, tenant: _Optional[str] = ..., region: _Optional[str] = ..., agreement: _Optional[_Union[DataProcessingAgreement, _Mapping]] = ..., max_agents: _Optional[int] = ..., max_devices: _Optional[int] = ..., active: _Optional[bool] = ..., inactive_reason: _Optional[str] = ..., agents: _Optional[int] = ..., devices: _Optional[int] = ...) -> None: ...
+    retired_at: _timestamp_pb2.Timestamp
+    def __init__(self, tenant: _Optional[str] = ..., region: _Optional[str] = ..., agreement: _Optional[_Union[DataProcessingAgreement, _Mapping]] = ..., max_agents: _Optional[int] = ..., max_devices: _Optional[int] = ..., active: _Optional[bool] = ..., inactive_reason: _Optional[str] = ..., agents: _Optional[int] = ..., devices: _Optional[int] = ..., retired_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
 
 class RetireTenantRequest(_message.Message):
     __slots__ = ("tenant",)

@@ -52,18 +52,21 @@ class TenantAdminServicer:
     def ApplyTenant(self, request, context):
         """Make the tenant what the request says (create or update; the same request again changes
         nothing). Answers what the store holds now. A region different from the stored one is
-        refused FAILED_PRECONDITION: a tenant's data never moves region. An invalid field is refused
-        INVALID_ARGUMENT naming it, and nothing of the request is stored.
+        refused FAILED_PRECONDITION: a tenant's data never moves region. A retired tenant is refused
+        FAILED_PRECONDITION naming the retirement date: its data is kept under its name, so a Tenant
+        re-created with that name must take a new one. An invalid field is refused INVALID_ARGUMENT
+        naming it, and nothing of the request is stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def RetireTenant(self, request, context):
-        """The Tenant resource was deleted: its activation codes and agents are refused from now on.
-        Its devices and readings are kept (billing records) until an explicit purge. Applying the
-        tenant again later makes it active again; its retired agents stay revoked. NOT_FOUND: the
-        gateway never had the tenant.
+        """The Tenant resource was deleted: its activation codes and agents are refused for good, and
+        the tenant is marked retired (TenantRecord.retired_at; retiring again keeps the first date).
+        Its devices and readings are kept (billing records) until an explicit purge, and so is the
+        record of the agreement that covered them. ApplyTenant refuses it from then on. NOT_FOUND:
+        the gateway never had the tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
