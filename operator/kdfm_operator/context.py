@@ -25,6 +25,8 @@ class OperatorContext:
 
     settings: OperatorSettings = field(default_factory=OperatorSettings)
     connection: Connection | None = None
+    login_error: str | None = None
+    """Why the login failed for good (kopf then stops); None until that happens."""
     clock: Callable[[], datetime] = _utc_now
     broker_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
 

@@ -49,6 +49,15 @@ class KubeApiError(OperatorError):
     retryable = True
 
 
+class KubeCredentialsError(KubeApiError):
+    """The credentials cannot be used (file missing, PEM unreadable, refused by the API server).
+
+    Retrying the same credentials cannot help: someone has to fix the kubeconfig or the mount.
+    """
+
+    retryable = False
+
+
 class GatewayError(OperatorError):
     """The gateway's TenantAdmin API failed or refused a call."""
 

@@ -10,11 +10,13 @@ import asyncio
 import contextlib
 import datetime
 import itertools
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
+import aiohttp.test_utils
 import kmock
 import kopf
 import pytest
@@ -193,3 +195,79 @@ def quick_settings() -> Callable[..., OperatorSettings]:
 def clock() -> Clock:
     """A clock the test can move forward (clock.offset)."""
     return Clock()
+
+
+# --- The emulator behind TLS that demands a client certificate (tests/operator/test_login_*.py).
+# kmock serves through aiohttp's test server, whose start_server takes an ssl context; the TLS
+# is terminated by that real asyncio/OpenSSL server, no forwarding front is needed.
+
+
+def https_server_class(context: ssl.SSLContext) -> type[aiohttp.test_utils.RawTestServer]:
+    """aiohttp's raw test server (kmock's transport) listening with TLS ``context``."""
+
+    class HttpsTestServer(aiohttp.test_utils.RawTestServer):
+        async def start_server(
+            self, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any
+        ) -> None:
+            kwargs["ssl"] = context
+            await super().start_server(loop, **kwargs)
+
+    return HttpsTestServer
+
+
+@contextlib.asynccontextmanager
+async def emulated_api(
+    settings: OperatorSettings, *, server_ssl: ssl.SSLContext | None = None
+) -> AsyncIterator[tuple[Any, str]]:
+    """The stamping emulator with the KDFM CRDs; yields (emulator, base URL), https with TLS."""
+    crds = load_crds(settings.crd_dir)
+    server_kwargs: dict[str, Any] = {}
+    if server_ssl is not None:
+        server_kwargs["server_cls"] = https_server_class(server_ssl)
+    async with StampingEmulator() as emulator, kmock.Server(emulator, **server_kwargs) as server:
+        emulator.resources.load_bundled()
+        for crd in crds.values():
+            emulator.resources[kmock.resource(crd.group, crd.version, crd.plural)] = (
+                kmock.ResourceInfo(
+                    kind=crd.kind,
+                    singular=crd.kind.lower(),
+                    namespaced=True,
+                    subresources={"status"},
+                    verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+                )
+            )
+        yield emulator, str(server.url).rstrip("/")
+
+
+@contextlib.asynccontextmanager
+async def kopf_running(ctx: OperatorContext) -> AsyncIterator[asyncio.Task[None]]:
+    """kopf with the KDFM registry bound to ``ctx``, not yet awaited; stopped on exit."""
+    stop = asyncio.Event()
+    task = asyncio.create_task(
+        kopf.operator(
+            registry=build_registry(ctx), clusterwide=True, standalone=True, stop_flag=stop
+        )
+    )
+    try:
+        yield task
+    finally:
+        stop.set()
+        try:
+            await asyncio.wait_for(task, timeout=30)
+        except (Exception, asyncio.CancelledError):
+            # A failed operator is the test's to judge (it awaited the task); just make sure.
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+
+
+@pytest.fixture
+def api_emulator() -> Callable[..., contextlib.AbstractAsyncContextManager[tuple[Any, str]]]:
+    """emulated_api(settings, server_ssl=None): kmock's emulator with the CRDs, maybe over TLS."""
+    return emulated_api
+
+
+@pytest.fixture
+def kopf_runner() -> Callable[..., contextlib.AbstractAsyncContextManager[asyncio.Task[None]]]:
+    """kopf_running(ctx): kopf with the KDFM handlers as a task of the test's event loop."""
+    return kopf_running

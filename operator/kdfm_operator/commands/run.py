@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import sys
 from typing import Any
 
 LOG_LEVELS = {
@@ -46,11 +47,18 @@ def run(args: argparse.Namespace) -> int:
     if args.namespace:
         settings = dataclasses.replace(settings, namespace=args.namespace)
     ctx = OperatorContext(settings=settings)
-    kopf.run(
-        registry=build_registry(ctx),
-        standalone=True,  # one replica, no peering objects to grant RBAC for
-        clusterwide=settings.namespace is None,
-        namespaces=[settings.namespace] if settings.namespace else (),
-        liveness_endpoint=args.liveness,
-    )
+    try:
+        kopf.run(
+            registry=build_registry(ctx),
+            standalone=True,  # one replica, no peering objects to grant RBAC for
+            clusterwide=settings.namespace is None,
+            namespaces=[settings.namespace] if settings.namespace else (),
+            liveness_endpoint=args.liveness,
+        )
+    except kopf.LoginError:
+        # kopf only says it ran out of credentials; the login handler knows why.
+        if ctx.login_error is None:
+            raise
+        print(f"kdfm-operator: {ctx.login_error}", file=sys.stderr)
+        return 1
     return 0

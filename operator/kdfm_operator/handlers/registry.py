@@ -6,17 +6,89 @@ tests each get their own operator with their own context.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import kopf
+import yaml
 
-from kdfm_operator.clients.kube import Connection
+from kdfm_operator.clients.kube import Connection, KubeClient, pem_text
 from kdfm_operator.context import OperatorContext
 from kdfm_operator.crds import load_crds
+from kdfm_operator.errors import KubeApiError, KubeCredentialsError
 from kdfm_operator.handlers import broker, tenant, vault_certificate
 
 FINALIZER = "fleet.kdfm.io/cleanup"
+
+
+def connection_from_login(info: kopf.ConnectionInfo) -> Connection:
+    """Our API client's copy of what kopf logged in with: every credential, base64 decoded.
+
+    The TLS context is built here, so that a missing file or a broken PEM stops the login with
+    a KubeCredentialsError naming it instead of failing every later API call.
+    """
+    connection = Connection(
+        server=info.server,
+        token=info.token,
+        scheme=info.scheme,
+        username=info.username,
+        password=info.password,
+        ca_path=_text_path(info.ca_path),
+        ca_data=pem_text(info.ca_data, "certificate-authority-data"),
+        certificate_path=_text_path(info.certificate_path),
+        certificate_data=pem_text(info.certificate_data, "client-certificate-data"),
+        private_key_path=_text_path(info.private_key_path),
+        private_key_data=pem_text(info.private_key_data, "client-key-data"),
+        insecure=bool(info.insecure),
+    )
+    _ = connection.ssl_context
+    return connection
+
+
+async def first_login(**kwargs: Any) -> tuple[kopf.ConnectionInfo, Connection]:
+    """The service account's or the kubeconfig's credentials, proven by one API request.
+
+    Raises KubeCredentialsError when retrying cannot help (no kubeconfig, a file it names is
+    missing, the server refuses the handshake or the credentials), KubeApiError when it may.
+    """
+    try:
+        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
+    except (OSError, LookupError, ValueError, yaml.YAMLError, kopf.LoginError) as err:
+        raise KubeCredentialsError(
+            f"the kubeconfig cannot be used: {type(err).__name__}: {err}"
+        ) from err
+    if info is None:
+        raise KubeCredentialsError(
+            "no in-cluster service account and no kubeconfig (KUBECONFIG or ~/.kube/config)"
+        )
+    connection = connection_from_login(info)
+    async with KubeClient(connection) as kube:
+        await kube.check_access()
+    return info, connection
+
+
+def login_info(connection: Connection) -> kopf.ConnectionInfo:
+    """kopf's credentials for a connection we hold (PEM text is what kopf accepts as data)."""
+    c = connection
+    return kopf.ConnectionInfo(
+        server=c.server,
+        token=c.token,
+        scheme=c.scheme,
+        username=c.username,
+        password=c.password,
+        ca_path=c.ca_path,
+        ca_data=c.ca_data,
+        certificate_path=c.certificate_path,
+        certificate_data=c.certificate_data,
+        private_key_path=c.private_key_path,
+        private_key_data=c.private_key_data,
+        insecure=c.insecure,
+    )
+
+
+def _text_path(path: str | bytes | os.PathLike[str] | os.PathLike[bytes] | None) -> str | None:
+    return os.fsdecode(path) if path else None
 
 
 def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
@@ -42,19 +114,22 @@ def build_registry(ctx: OperatorContext) -> kopf.OperatorRegistry:
         settings.watching.server_timeout = 300
 
     @kopf.on.login(registry=registry)
-    def login(**kwargs: Any) -> kopf.ConnectionInfo | None:
+    async def login(logger: Any, **kwargs: Any) -> kopf.ConnectionInfo | None:
         if ctx.connection is not None:
-            c = ctx.connection
-            return kopf.ConnectionInfo(
-                server=c.server, token=c.token, ca_path=c.ca_path, insecure=c.insecure
-            )
-        info = kopf.login_with_service_account(**kwargs) or kopf.login_with_kubeconfig(**kwargs)
-        if info is None:
-            raise kopf.LoginError("no in-cluster service account and no kubeconfig found")
-        ca_path = info.ca_path if isinstance(info.ca_path, str) else None
-        ctx.connection = Connection(
-            server=info.server, token=info.token, ca_path=ca_path, insecure=bool(info.insecure)
-        )
+            # Re-login after kopf dropped its credentials: the same ones, client certificate too.
+            return login_info(ctx.connection)
+        try:
+            info, connection = await first_login(logger=logger, **kwargs)
+        except KubeApiError as err:
+            if err.retryable:
+                delay = ctx.settings.retry_delay_s
+                raise kopf.TemporaryError(f"login: {err}", delay=delay) from err
+            # Raising here would leave kopf waiting for credentials forever (its credentials
+            # task dies, the rest waits); with none at all it stops at its first API call.
+            ctx.login_error = f"login failed, not retrying: {err}"
+            logger.error(ctx.login_error)
+            return None
+        ctx.connection = connection
         return info
 
     # --- VaultCertificate -------------------------------------------------------------------
