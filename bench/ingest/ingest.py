@@ -4,10 +4,14 @@ Three paths store the same readings into the same database (each under its own t
   gateway     agents' path: GatewayClient -> mutual TLS gRPC -> `kdfm-cloud serve` (a real
               process) -> repository -> database
   repository  the same repository call in this process, without gRPC/TLS
-  raw         the same rows (serialized beforehand) with executemany, one transaction per batch
-              (the rows the store writes: since migration 0003 no JSON copy of the reading)
-Prints readings/s and CPU per reading of each path, and the ratios to raw. Absolute numbers are
-noise on a shared machine; the ratios, measured in the same run, are the result.
+  raw         the same rows, made beforehand, with SQLAlchemy Core executemany (the store's
+              technique for these tables): per batch one transaction, one multi-row INSERT ..
+              RETURNING of the readings, one executemany per part table; the devices exist
+              already (written outside the timing)
+Prints readings/s and CPU per reading of each path, and the ratios to raw, per round and over all
+rounds. A warm-up round is not counted; the rounds alternate the order of the paths so that the
+load of a shared machine falls on all alike. Absolute numbers are noise on a shared machine; the
+ratios, measured in the same run, are the result.
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ import contextlib
 import os
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,7 @@ import sqlalchemy as sa
 import yaml
 from kdfm_agent.uplink.grpc import ClientTls, GatewayClient
 from kdfm_cloud.pki import CertificateAuthority
-from kdfm_cloud.store import AgentKey, open_repository, sqlite_url, tables
+from kdfm_cloud.store import AgentKey, SqlRepository, open_repository, sqlite_url, tables
 from kdfm_cloud.store.sql import supply_state_name
 from kdfm_proto.v1 import reading_pb2 as pb
 
@@ -52,6 +59,10 @@ def make_reading(i: int) -> pb.Reading:
         reading.counters.add(name=name, value=10000 + i, unit="impressions", source="1.3.6.1")
     reading.alerts.add(index=1, severity="warning", code="tonerLow", group="markerSupplies")
     return reading
+
+
+def opt(message: Any, name: str) -> Any:
+    return getattr(message, name) if message.HasField(name) else None
 
 
 def fresh(readings: list[pb.Reading]) -> list[pb.Reading]:
@@ -93,14 +104,24 @@ def cpu_of(process: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def bench_gateway(work: Path, database: str, readings: list[pb.Reading], batch: int,
-                  concurrency: int) -> tuple[float, float, float]:
-    """(seconds, gateway CPU s, client CPU s)."""
+@dataclass
+class Gateway:
+    """A running `kdfm-cloud serve` process and what an agent needs to reach it."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    ca: CertificateAuthority
+
+    @property
+    def cpu(self) -> float:
+        return cpu_of(psutil.Process(self.process.pid))
+
+
+@contextlib.contextmanager
+def running_gateway(work: Path, database: str, batch: int) -> Iterator[Gateway]:
     ca = CertificateAuthority.create()
     cert, key = ca.issue_server().write(work, "gateway")
     (work / "ca.crt").write_bytes(ca.cert_pem)
-    agent = AgentKey("bench-gateway", "agent-1")
-    issued = ca.issue_agent(agent)
     port = free_port()
     config = work / "cloud.yaml"
     config.write_text(yaml.safe_dump({
@@ -113,109 +134,119 @@ def bench_gateway(work: Path, database: str, readings: list[pb.Reading], batch: 
                                     str(config)], stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_listening(port, process)
-        server = psutil.Process(process.pid)
-        tls = ClientTls(ca.cert_pem, issued.cert_pem, issued.key_pem)
-
-        async def upload_all() -> None:
-            async with GatewayClient(f"127.0.0.1:{port}", agent.tenant, agent.agent_id, tls,
-                                     server_name="localhost", timeout_seconds=120,
-                                     max_message_bytes=64 << 20) as client:
-                await client.poll()  # connection and TLS handshake outside the timing
-                queue: asyncio.Queue[list[pb.Reading]] = asyncio.Queue()
-                for chunk in batches(readings, batch):
-                    queue.put_nowait(chunk)
-
-                async def worker() -> None:
-                    while not queue.empty():
-                        chunk = queue.get_nowait()
-                        response = await client.upload(chunk)
-                        assert len(response.acknowledged) == len(chunk), response.rejected
-
-                global started, server_cpu, client_cpu  # noqa: PLW0603
-                server_cpu, client_cpu = cpu_of(server), time.process_time()
-                started = time.perf_counter()
-                await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-        asyncio.run(upload_all())
-        elapsed = time.perf_counter() - started
-        return elapsed, cpu_of(server) - server_cpu, time.process_time() - client_cpu
+        yield Gateway(process, port, ca)
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=60)
 
 
-started = server_cpu = client_cpu = 0.0
+def bench_gateway(gateway: Gateway, tenant: str, readings: list[pb.Reading], batch: int,
+                  concurrency: int) -> tuple[float, float, float]:
+    """(seconds, gateway CPU s, client CPU s) of uploading `readings` as one agent."""
+    agent = AgentKey(tenant, "agent-1")
+    issued = gateway.ca.issue_agent(agent)
+    tls = ClientTls(gateway.ca.cert_pem, issued.cert_pem, issued.key_pem)
+    timing: dict[str, float] = {}
+
+    async def upload_all() -> None:
+        async with GatewayClient(f"127.0.0.1:{gateway.port}", agent.tenant, agent.agent_id, tls,
+                                 server_name="localhost", timeout_seconds=120,
+                                 max_message_bytes=64 << 20) as client:
+            await client.poll()  # connection and TLS handshake outside the timing
+            queue: asyncio.Queue[list[pb.Reading]] = asyncio.Queue()
+            for chunk in batches(readings, batch):
+                queue.put_nowait(chunk)
+
+            async def worker() -> None:
+                while not queue.empty():
+                    chunk = queue.get_nowait()
+                    response = await client.upload(chunk)
+                    assert len(response.acknowledged) == len(chunk), response.rejected
+
+            timing.update(server=gateway.cpu, client=time.process_time(),
+                          started=time.perf_counter())
+            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            timing.update(elapsed=time.perf_counter() - timing["started"],
+                          server=gateway.cpu - timing["server"],
+                          client=time.process_time() - timing["client"])
+
+    asyncio.run(upload_all())
+    return timing["elapsed"], timing["server"], timing["client"]
 
 
-def bench_repository(database: str, readings: list[pb.Reading], batch: int) -> tuple[float, float]:
-    repository = open_repository(database)
-    agent = AgentKey("bench-repository", "agent-1")
-    try:
-        cpu, t0 = time.process_time(), time.perf_counter()
-        for chunk in batches(readings, batch):
-            repository.store_readings(agent, chunk, datetime.now(UTC))
-        return time.perf_counter() - t0, time.process_time() - cpu
-    finally:
-        repository.close()
+def bench_repository(repository: SqlRepository, tenant: str, readings: list[pb.Reading],
+                     batch: int) -> tuple[float, float]:
+    agent = AgentKey(tenant, "agent-1")
+    cpu, t0 = time.process_time(), time.perf_counter()
+    for chunk in batches(readings, batch):
+        repository.store_readings(agent, chunk, datetime.now(UTC))
+    return time.perf_counter() - t0, time.process_time() - cpu
 
 
-def bench_raw(database: str, readings: list[pb.Reading], batch: int) -> tuple[float, float]:
+def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading],
+              batch: int) -> tuple[float, float]:
     """executemany of the same rows, serialized beforehand; one device row per serial."""
-    repository = open_repository(database)
-    engine = repository.engine
-    tenant, now = "bench-raw", datetime.now(UTC)
-    try:
+    now = datetime.now(UTC)
+    with engine.begin() as conn:
+        serials = sorted({r.identity.serial_number for r in readings})
+        conn.execute(tables.devices.insert(), [
+            {"tenant": tenant, "device_key": f"serial:{s}", "serial_number": s,
+             "agent_id": "agent-1", "target": "x", "first_seen": now, "last_seen": now}
+            for s in serials])
+        device_ids = dict(conn.execute(sa.select(tables.devices.c.serial_number,
+                                                 tables.devices.c.id)
+                                       .where(tables.devices.c.tenant == tenant)).all())
+    # The values the store writes (NULL for what the agent did not report), made beforehand.
+    prepared = []
+    for r in readings:
+        prepared.append((
+            {"tenant": tenant, "reading_id": r.reading_id, "agent_id": "agent-1",
+             "device_id": device_ids[r.identity.serial_number],
+             "collected_at": r.collected_at.ToDatetime(tzinfo=UTC), "received_at": now,
+             "reading_pb": r.SerializeToString(deterministic=True)},
+            [{"kind": kind, "idx": s.index, "state": supply_state_name(s.state),
+              **{name: opt(s, name) for name in ("description", "type", "colorant", "unit",
+                                                 "percent", "raw_level", "raw_max_capacity")}}
+             for kind, items in (("supply", r.supplies), ("tray", r.trays)) for s in items],
+            [{"name": c.name, "value": c.value, "unit": c.unit, "source": c.source}
+             for c in r.counters],
+            [{"idx": a.index, "severity": a.severity, "code": a.code,
+              "alert_group": opt(a, "group"), "description": opt(a, "description")}
+             for a in r.alerts],
+        ))
+    insert_readings = tables.readings.insert().returning(tables.readings.c.reading_id,
+                                                         tables.readings.c.id)
+    cpu, t0 = time.process_time(), time.perf_counter()
+    for chunk in batches(prepared, batch):
         with engine.begin() as conn:
-            serials = sorted({r.identity.serial_number for r in readings})
-            conn.execute(tables.devices.insert(), [
-                {"tenant": tenant, "device_key": f"serial:{s}", "serial_number": s,
-                 "agent_id": "agent-1", "target": "x", "first_seen": now, "last_seen": now}
-                for s in serials])
-            device_ids = dict(conn.execute(sa.select(tables.devices.c.serial_number,
-                                                     tables.devices.c.id)
-                                           .where(tables.devices.c.tenant == tenant)).all())
-        prepared = []
-        for r in readings:
-            prepared.append((
-                {"tenant": tenant, "reading_id": r.reading_id, "agent_id": "agent-1",
-                 "device_id": device_ids[r.identity.serial_number],
-                 "collected_at": r.collected_at.ToDatetime(tzinfo=UTC), "received_at": now,
-                 "reading_pb": r.SerializeToString()},
-                [{"kind": kind, "idx": s.index, "description": s.description,
-                  "colorant": s.colorant, "unit": s.unit, "state": supply_state_name(s.state),
-                  "percent": s.percent if s.HasField("percent") else None,
-                  "raw_level": s.raw_level, "raw_max_capacity": s.raw_max_capacity,
-                  "type": None} for kind, items in (("supply", r.supplies), ("tray", r.trays))
-                 for s in items],
-                [{"name": c.name, "value": c.value, "unit": c.unit, "source": c.source}
-                 for c in r.counters],
-                [{"idx": a.index, "severity": a.severity, "code": a.code,
-                  "alert_group": a.group, "description": None} for a in r.alerts],
-            ))
-        cpu, t0 = time.process_time(), time.perf_counter()
-        for chunk in batches(prepared, batch):
-            with engine.begin() as conn:
-                ids = conn.execute(tables.readings.insert().returning(
-                    tables.readings.c.id, sort_by_parameter_order=True),
-                    [row for row, *_ in chunk]).scalars().all()
-                supplies, counters, alerts = [], [], []
-                for row_id, (_row, s, c, a) in zip(ids, chunk, strict=True):
-                    supplies += [{**x, "reading": row_id} for x in s]
-                    counters += [{**x, "reading": row_id} for x in c]
-                    alerts += [{**x, "reading": row_id} for x in a]
-                conn.execute(tables.supplies.insert(), supplies)
-                conn.execute(tables.counters.insert(), counters)
-                conn.execute(tables.alerts.insert(), alerts)
-        return time.perf_counter() - t0, time.process_time() - cpu
-    finally:
-        repository.close()
+            # RETURNING the key with the id, as the store does: one multi-row INSERT.
+            # (sort_by_parameter_order=True makes SQLAlchemy insert row by row on SQLite.)
+            ids: dict[str, int] = dict(
+                conn.execute(insert_readings, [row for row, *_ in chunk]).tuples().all())
+            supplies: list[dict[str, Any]] = []
+            counters: list[dict[str, Any]] = []
+            alerts: list[dict[str, Any]] = []
+            for row, s, c, a in chunk:
+                row_id = ids[row["reading_id"]]
+                # In place, as the store does: no copy of the prepared rows.
+                for parts, into in ((s, supplies), (c, counters), (a, alerts)):
+                    for x in parts:
+                        x["reading"] = row_id
+                    into.extend(parts)
+            conn.execute(tables.supplies.insert(), supplies)
+            conn.execute(tables.counters.insert(), counters)
+            conn.execute(tables.alerts.insert(), alerts)
+    return time.perf_counter() - t0, time.process_time() - cpu
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--readings", type=int, default=2000)
+    parser.add_argument("--readings", type=int, default=2000, help="readings per path and round")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=5,
+                        help="rounds of all three paths, in alternating order, after one "
+                             "uncounted warm-up round (default 5)")
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--database", help="database URL (default: a fresh SQLite file)")
     where.add_argument("--postgres", action="store_true",
@@ -231,28 +262,63 @@ def main() -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    with tempfile.TemporaryDirectory(prefix="kdfm-bench-ingest-") as tmp:
-        work = Path(tmp)
+    paths = ("gateway", "repository", "raw")
+    with contextlib.ExitStack() as stack:
+        work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kdfm-bench-ingest-")))
         database = args.database or sqlite_url(work / "bench.db")
         open_repository(database).close()  # migrate once, outside every timing
         base = [make_reading(i) for i in range(args.readings)]
         n = len(base)
-        g_time, g_server_cpu, g_client_cpu = bench_gateway(work, database, fresh(base),
-                                                           args.batch, args.concurrency)
-        r_time, r_cpu = bench_repository(database, fresh(base), args.batch)
-        w_time, w_cpu = bench_raw(database, fresh(base), args.batch)
-    kind = "postgresql" if "://" not in database else database.split(":", 1)[0]
-    print(f"ingest of {n} readings ({args.batch}/batch, {args.concurrency} concurrent uploads) "
-          f"into {kind}, cpus={os.cpu_count()}")
-    print(f"{'path':12} {'readings/s':>11} {'CPU ms/reading':>15}")
-    print(f"{'gateway':12} {n / g_time:11.0f} {1000 * g_server_cpu / n:15.3f}"
-          f"   (+ client {1000 * g_client_cpu / n:.3f})")
-    print(f"{'repository':12} {n / r_time:11.0f} {1000 * r_cpu / n:15.3f}")
-    print(f"{'raw insert':12} {n / w_time:11.0f} {1000 * w_cpu / n:15.3f}")
-    print(f"ratio gateway/raw: throughput {w_time / g_time:.2f}x, CPU per reading "
-          f"{g_server_cpu / w_cpu:.2f}x")
-    print(f"ratio repository/raw: throughput {w_time / r_time:.2f}x, CPU per reading "
-          f"{r_cpu / w_cpu:.2f}x")
+        kind = "postgresql" if "://" not in database else database.split(":", 1)[0]
+        print(f"ingest of {n} readings per path and round ({args.batch}/batch, "
+              f"{args.concurrency} concurrent uploads through the gateway) into {kind}, "
+              f"cpus={os.cpu_count()}, {args.rounds} rounds, load average "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print(f"{'round':>5} {'order':<26} {'gateway/s':>10} {'repo/s':>8} {'raw/s':>8} "
+              f"{'gw/raw':>7} {'repo/raw':>8} {'gw CPU/raw CPU':>15}")
+        results: list[dict[str, tuple[float, ...]]] = []
+        # One engine per path for the whole run, so that neither compiles its statements in
+        # a timed round.
+        repository, raw = open_repository(database), open_repository(database)
+        stack.callback(repository.close)
+        stack.callback(raw.close)
+        gateway = stack.enter_context(running_gateway(work, database, args.batch))
+        for number in range(-1, args.rounds):
+            # Round 0 warms up and is not counted: the gateway is a long-running process,
+            # and its first uploads compile statements and fill caches. Alternating order:
+            # whatever the machine or the database files do over time (other load, WAL
+            # growth, page cache) falls on every path alike.
+            order = paths if number % 2 else paths[::-1]
+            result: dict[str, tuple[float, ...]] = {}
+            for path in order:
+                tenant, readings = f"bench-{path}-{number + 1}", fresh(base)
+                if path == "gateway":
+                    result[path] = bench_gateway(gateway, tenant, readings, args.batch,
+                                                 args.concurrency)
+                elif path == "repository":
+                    result[path] = bench_repository(repository, tenant, readings, args.batch)
+                else:
+                    result[path] = bench_raw(raw.engine, tenant, readings, args.batch)
+            if number >= 0:
+                results.append(result)
+            g, r, w = result["gateway"], result["repository"], result["raw"]
+            print(f"{number + 1:>5} {' '.join(order):<26} {n / g[0]:10.0f} {n / r[0]:8.0f} "
+                  f"{n / w[0]:8.0f} {w[0] / g[0]:6.2f}x {w[0] / r[0]:7.2f}x "
+                  f"{g[1] / w[1]:14.2f}x", flush=True)
+    total = {path: [sum(x[path][i] for x in results) for i in range(2)] for path in paths}
+    client = sum(x["gateway"][2] for x in results)
+    stored = n * len(results)
+    print(f"\nall rounds: {'path':12} {'readings/s':>11} {'CPU ms/reading':>15}")
+    for path in paths:
+        extra = f"   (+ client {1000 * client / stored:.3f})" if path == "gateway" else ""
+        print(f"{'':12}{path:12} {stored / total[path][0]:11.0f} "
+              f"{1000 * total[path][1] / stored:15.3f}{extra}")
+    ratios = sorted(x["raw"][0] / x["gateway"][0] for x in results)
+    print(f"ratio gateway/raw: throughput {total['raw'][0] / total['gateway'][0]:.2f}x "
+          f"(rounds: median {statistics.median(ratios):.2f}x, lowest {ratios[0]:.2f}x), "
+          f"CPU per reading {total['gateway'][1] / total['raw'][1]:.2f}x")
+    print(f"ratio repository/raw: throughput {total['raw'][0] / total['repository'][0]:.2f}x, "
+          f"CPU per reading {total['repository'][1] / total['raw'][1]:.2f}x")
 
 
 if __name__ == "__main__":

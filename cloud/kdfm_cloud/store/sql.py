@@ -54,7 +54,7 @@ class SqlRepository:
             self._insert = pg_dialect.insert
         else:
             raise ValueError(f"database dialect {dialect!r} is not supported (sqlite, postgresql)")
-        self._writer = ReadingWriter(self._insert)
+        self._writer = ReadingWriter(self._insert, engine.dialect)
         # Agents whose tenant and agent rows are known to exist (rows are never deleted), so an
         # upload does not write them again.
         self._known_agents: set[AgentKey] = set()
@@ -102,10 +102,14 @@ class SqlRepository:
 
     def store_readings(self, agent: AgentKey, readings: Sequence[reading_pb2.Reading],
                        received_at: datetime) -> StoreOutcome:
+        # Rows are made before BEGIN: the database is held only while it is written.
+        upload = self._writer.prepare(agent, readings, received_at)
         with self._engine.begin() as conn:
             self._ensure_agent(conn, agent, received_at)
-            outcome = self._writer.store(conn, agent, readings, received_at)
-        self._known_agents.add(agent)  # only after the commit: a rollback takes the rows along
+            outcome = self._writer.store(conn, upload)
+        # Only after the commit: a rollback takes the rows along.
+        self._writer.committed(upload)
+        self._known_agents.add(agent)
         return outcome
 
     # -- tasks and configuration ----------------------------------------------------------
