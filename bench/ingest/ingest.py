@@ -205,8 +205,10 @@ def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading],
              "collected_at": r.collected_at.ToDatetime(tzinfo=UTC), "received_at": now,
              "reading_pb": r.SerializeToString(deterministic=True)},
             [{"kind": kind, "idx": s.index, "state": supply_state_name(s.state),
+              "cartridge_serial": opt(s, "serial_number"),
               **{name: opt(s, name) for name in ("description", "type", "colorant", "unit",
-                                                 "percent", "raw_level", "raw_max_capacity")}}
+                                                 "percent", "raw_level", "raw_max_capacity",
+                                                 "part_number", "vendor_state")}}
              for kind, items in (("supply", r.supplies), ("tray", r.trays)) for s in items],
             [{"name": c.name, "value": c.value, "unit": c.unit, "source": c.source}
              for c in r.counters],

@@ -17,7 +17,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "readings": ("tenant", "reading_id", "serial_number", "agent_id", "collected_at",
                  "received_at"),
     "supplies": ("tenant", "device_id", "serial_number", "kind", "index", "description",
-                 "colorant", "state", "percent"),
+                 "colorant", "part_number", "cartridge_serial", "vendor_state", "state",
+                 "percent"),
     "alerts": ("tenant", "device_id", "serial_number", "severity", "code", "group",
                "description"),
 }

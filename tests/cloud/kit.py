@@ -29,8 +29,10 @@ from kdfm_proto.v1 import reading_pb2 as pb
 def build_reading(reading_id: str | None = None, *, serial: str | None = "SN-1",
                   mac: str | None = "94:57:a5:34:df:33", address: str = "10.0.0.5",
                   collected_at: datetime | None = None, toner_state: int = pb.SUPPLY_STATE_OK,
-                  toner_percent: float | None = 42.0, alert_code: str = "tonerLow") -> pb.Reading:
-    """A reading with one toner, one tray, two counters and one alert."""
+                  toner_percent: float | None = 42.0, alert_code: str = "tonerLow",
+                  toner_part: str | None = "TN-2420", toner_serial: str | None = "C1234567",
+                  toner_vendor_state: str | None = "brToner1Low=0") -> pb.Reading:
+    """A reading with one toner (with its cartridge), one tray, two counters and one alert."""
     reading = pb.Reading(reading_id=reading_id or uuid.uuid4().hex, target=address,
                          address=address, profile="generic")
     reading.collected_at.FromDatetime(collected_at or datetime.now(UTC))
@@ -48,6 +50,13 @@ def build_reading(reading_id: str | None = None, *, serial: str | None = "SN-1",
         toner.raw_level = int(toner_percent)
     else:
         toner.raw_level = -3
+    # The cartridge's own details; the tray (also a Supply message) reports none of them.
+    if toner_part is not None:
+        toner.part_number = toner_part
+    if toner_serial is not None:
+        toner.serial_number = toner_serial
+    if toner_vendor_state is not None:
+        toner.vendor_state = toner_vendor_state
     reading.trays.add(index=1, description="Tray 1", state=pb.SUPPLY_STATE_UNKNOWN, raw_level=-2)
     reading.counters.add(name="total", value=12345, unit="impressions",
                          source="1.3.6.1.2.1.43.10.2.1.4.1.1")

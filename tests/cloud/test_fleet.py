@@ -26,7 +26,9 @@ def filled(repository: SqlRepository, make_reading: MakeReading) -> SqlRepositor
     ], NOW)
     repository.store_readings(AgentKey("tenant-b", "agent-9"), [
         make_reading("b-1", serial="SN-B", collected_at=NOW, toner_percent=7.0,
-                     toner_state=pb.SUPPLY_STATE_LOW, alert_code="markerTonerAlmostEmpty"),
+                     toner_state=pb.SUPPLY_STATE_LOW, alert_code="markerTonerAlmostEmpty",
+                     toner_part="TN-2410", toner_serial="C7654321",
+                     toner_vendor_state="brToner1Low=1"),
     ], NOW)
     return repository
 
@@ -47,6 +49,13 @@ def test_supplies_as_json_keep_typed_state_and_unknown_percent(
     assert toners[("tenant-a", "SN-A")]["percent"] is None
     assert (toners[("tenant-b", "SN-B")]["state"], toners[("tenant-b", "SN-B")]["percent"]) == (
         "low", 7.0)
+    cartridge = ("part_number", "cartridge_serial", "vendor_state")
+    assert [toners[("tenant-b", "SN-B")][k] for k in cartridge] == [
+        "TN-2410", "C7654321", "brToner1Low=1"]
+    assert [toners[("tenant-a", "SN-A")][k] for k in cartridge] == [
+        "TN-2420", "C1234567", "brToner1Low=0"]
+    trays = [r for r in json.loads(out) if r["kind"] == "tray"]
+    assert trays and all(r[k] is None for r in trays for k in cartridge)
 
 
 def test_tables_for_people(filled: SqlRepository, database_url: str,
@@ -55,10 +64,13 @@ def test_tables_for_people(filled: SqlRepository, database_url: str,
     assert code == 0
     header, *lines = out.strip().splitlines()
     assert header.split()[:3] == ["TENANT", "DEVICE_ID", "SERIAL_NUMBER"]
+    assert header.split()[-5:] == ["PART_NUMBER", "CARTRIDGE_SERIAL", "VENDOR_STATE", "STATE",
+                                   "PERCENT"]
     toner = next(line for line in lines if " supply " in line)
-    assert toner.split()[-2:] == ["low", "7%"]
+    assert toner.split()[-5:] == ["TN-2410", "C7654321", "brToner1Low=1", "low", "7%"]
     tray = next(line for line in lines if " tray " in line)
-    assert tray.split()[-1] == "unknown"  # no percent column value when unknown
+    # Not said: "-"; no percent column value when unknown.
+    assert tray.split()[-4:] == ["-", "-", "-", "unknown"]
 
     code, out, _ = _run(capsys, "devices", "--database", database_url)
     assert code == 0 and "SN-A" in out and "SN-B" in out and len(out.strip().splitlines()) == 3

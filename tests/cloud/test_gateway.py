@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-from collections.abc import Awaitable, Callable
-from typing import Any
+import threading
+from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AsyncExitStack
+from datetime import datetime
+from typing import Any, cast
 
 import grpc
 import pytest
@@ -15,8 +18,8 @@ from kdfm_agent.uplink.grpc import ClientTls, GatewayClient
 from kdfm_cloud.gateway.server import running_gateway
 from kdfm_cloud.pki import CertificateAuthority
 from kdfm_cloud.settings import GatewaySettings
-from kdfm_cloud.store import AgentKey, SqlRepository
-from kdfm_proto.v1 import gateway_pb2
+from kdfm_cloud.store import AgentKey, Repository, SqlRepository, StoreOutcome
+from kdfm_proto.v1 import gateway_pb2, reading_pb2
 
 from .conftest import MakeReading
 from .kit import Pki
@@ -80,6 +83,59 @@ def test_upload_acknowledges_stored_and_replayed_and_rejects_invalid(
 
     run_with_gateway(repository, pki.gateway_settings(), body)
     assert sorted(repository.reading_ids()) == [f"u-{i}" for i in range(5)]
+
+
+class HeldStore:
+    """The real repository, whose store_readings waits until the test lets it go on."""
+
+    def __init__(self, repository: SqlRepository) -> None:
+        self._repository = repository
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def store_readings(self, agent: AgentKey, readings: Sequence[reading_pb2.Reading],
+                       received_at: datetime) -> StoreOutcome:
+        self.entered.set()
+        assert self.release.wait(120), "the test never released the store"
+        return self._repository.store_readings(agent, readings, received_at)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._repository, name)
+
+
+def _upload_threads() -> set[threading.Thread]:
+    return {t for t in threading.enumerate() if t.name.startswith("kdfm-upload")}
+
+
+def test_an_upload_in_flight_finishes_and_the_upload_thread_ends_with_the_gateway(
+        repository: SqlRepository, pki: Pki, make_reading: MakeReading) -> None:
+    before = _upload_threads()
+    held = HeldStore(repository)
+    reading = make_reading("in-flight")
+    # A grace period far longer than the store is held: the stop waits for the upload.
+    settings = pki.gateway_settings(shutdown_grace_seconds=120.0)
+
+    async def main() -> set[threading.Thread]:
+        async with AsyncExitStack() as stack:
+            async with running_gateway(settings, cast(Repository, held)) as running:
+                gateway = await stack.enter_async_context(
+                    client(f"127.0.0.1:{running.port}", pki))
+                upload = asyncio.create_task(gateway.upload([reading]))
+                assert await asyncio.to_thread(held.entered.wait, 60)
+                during = _upload_threads() - before
+                # Let go only once the gateway is stopping (the block ends right after this).
+                asyncio.get_running_loop().call_later(0.2, held.release.set)
+            # Asked while the server (and so the servicer) is still referenced: a thread of
+            # a collected executor would end anyway, and the test would prove nothing.
+            assert during and not any(t.is_alive() for t in during), running
+            response = await upload
+        assert list(response.acknowledged) == ["in-flight"]
+        return during
+
+    during = asyncio.run(main())
+    assert during, "the upload ran on the uploads' own thread"
+    assert not any(t.is_alive() for t in during)
+    assert _upload_threads() <= before
+    assert repository.reading_ids() == ["in-flight"]
 
 
 @pytest.mark.parametrize("ref", [

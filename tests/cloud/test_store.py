@@ -234,7 +234,13 @@ def test_supplies_keep_the_typed_state_and_percent_only_when_known(
     toner = rows[("supply", 1)]
     assert (toner.state, toner.percent, toner.collected_at) == ("some_remaining", None, later)
     assert toner.colorant == "black"
-    assert (rows[("tray", 1)].state, rows[("tray", 1)].percent) == ("unknown", None)
+    # The cartridge's own details, apart from the printer's serial.
+    assert (toner.part_number, toner.cartridge_serial, toner.vendor_state) == (
+        "TN-2420", "C1234567", "brToner1Low=0")
+    assert toner.serial_number == "SN-1"
+    tray = rows[("tray", 1)]
+    assert (tray.state, tray.percent) == ("unknown", None)
+    assert (tray.part_number, tray.cartridge_serial, tray.vendor_state) == (None, None, None)
 
 
 def test_alerts_of_the_latest_reading(repository: SqlRepository,

@@ -171,7 +171,12 @@ async def running_gateway(settings: GatewaySettings, repository: Repository, *,
     try:
         yield RunningGateway(server, port, enroll_port)
     finally:
-        await server.stop(settings.shutdown_grace_seconds)
+        try:
+            await server.stop(settings.shutdown_grace_seconds)
+        finally:
+            # After the stop, so in-flight uploads finish within the grace period; in a
+            # thread, so the event loop is not blocked while the last one is stored.
+            await asyncio.to_thread(servicer.close)
         log.info("gateway stopped")
 
 

@@ -80,6 +80,14 @@ class GatewayServicer:
         # calls keep asyncio's default executor and do not queue behind uploads.
         self._uploads = ThreadPoolExecutor(max_workers=1, thread_name_prefix="kdfm-upload")
 
+    def close(self) -> None:
+        """Wait for the upload being stored, if any, and end the uploads' thread.
+
+        Call it after the server has stopped: an upload the grace period cut off may still be
+        running on that thread, and its transaction is let finish (commit or roll back).
+        """
+        self._uploads.shutdown(wait=True)
+
     def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The generic handler to add to a grpc.aio server."""
         def method(func: Any, response: type[Message]) -> grpc.RpcMethodHandler[Any, Any]:

@@ -15,6 +15,10 @@ def rejection(reading: reading_pb2.Reading) -> str | None:
         return "reading has no reading_id"
     if len(reading.reading_id) > MAX_ID_LENGTH:
         return f"reading_id is longer than {MAX_ID_LENGTH} characters"
+    # The id is a key: unlike the other strings it cannot be cut or changed to fit the store,
+    # and PostgreSQL refuses NUL in text (the whole upload would fail, again on every retry).
+    if "\x00" in reading.reading_id:
+        return "reading_id contains a NUL character"
     if not reading.HasField("collected_at"):
         return "reading has no collected_at"
     collected = reading.collected_at

@@ -17,6 +17,7 @@ one driver-level UPDATE executemany instead of the upsert (see ReadingWriter).
 
 from __future__ import annotations
 
+import hashlib
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -37,6 +38,33 @@ _SUPPLY_STATES = {value.number: value.name.removeprefix("SUPPLY_STATE_").lower()
                   for value in reading_pb2.SupplyState.DESCRIPTOR.values}
 
 
+def _width(column: sa.Column[Any]) -> int:
+    """The width of a String column, in characters (PostgreSQL's varchar counts characters)."""
+    if not isinstance(column.type, sa.String) or column.type.length is None:
+        raise TypeError(f"{column} is not a String column with a width")
+    return column.type.length
+
+
+# A string longer than its column is cut to the column's width when the rows are made, and
+# a NUL character is shown as U+FFFD. PostgreSQL refuses both (an over-long value, any NUL in
+# text) with an error that fails the whole upload, and the agent retries that upload forever;
+# SQLite takes them. Nothing is lost: readings.reading_pb keeps the reading whole, exactly as
+# the agent sent it. The widths come from the tables, so a migration that widens a column
+# widens the cut too.
+_NUL, _NUL_SHOWN = "\x00", "\ufffd"
+_S_DESCRIPTION, _S_TYPE, _S_COLORANT, _S_UNIT, _S_PART, _S_SERIAL, _S_VENDOR_STATE = (
+    _width(tables.supplies.c[name]) for name in (
+        "description", "type", "colorant", "unit", "part_number", "cartridge_serial",
+        "vendor_state"))
+_C_NAME, _C_UNIT, _C_SOURCE = (_width(tables.counters.c[name])
+                               for name in ("name", "unit", "source"))
+_A_SEVERITY, _A_CODE, _A_GROUP, _A_DESCRIPTION = (
+    _width(tables.alerts.c[name]) for name in ("severity", "code", "alert_group", "description"))
+_D_WIDTHS = {name: _width(tables.devices.c[name])
+             for name in ("serial_number", "mac_address", "vendor", "model", "address", "target")}
+_D_KEY = _width(tables.devices.c.device_key)
+
+
 def supply_state_name(state: int) -> str:
     """SUPPLY_STATE_SOME_REMAINING -> "some_remaining" (the agent model's spelling)."""
     name = _SUPPLY_STATES.get(state)
@@ -51,10 +79,28 @@ def device_key(reading: reading_pb2.Reading) -> str:
     """
     identity = reading.identity
     if identity.HasField("serial_number") and identity.serial_number.strip():
-        return f"serial:{identity.serial_number.strip()}"
+        return _key("serial", identity.serial_number.strip())
     if identity.HasField("mac_address") and identity.mac_address.strip():
-        return f"mac:{identity.mac_address.strip().lower()}"
-    return f"target:{reading.target}"
+        return _key("mac", identity.mac_address.strip().lower())
+    return _key("target", reading.target)
+
+
+def _key(kind: str, value: str) -> str:
+    """`kind:value`; a hash of the whole value when that is longer than the key's column.
+
+    Cutting the value instead would merge two printers whose serials differ only past the
+    width. A NUL (which PostgreSQL refuses in text) is hashed too. The "-sha256" kind keeps a
+    hashed key apart from any plain one.
+    """
+    key = f"{kind}:{value}"
+    if len(key) <= _D_KEY and _NUL not in key:
+        return key
+    return f"{kind}-sha256:{hashlib.sha256(value.encode()).hexdigest()}"
+
+
+def _cut(value: str | None, width: int) -> str | None:
+    """`value` as its column takes it (see the comment above the widths)."""
+    return None if value is None else value[:width].replace(_NUL, _NUL_SHOWN)
 
 
 def _opt(message: Any, name: str) -> Any:
@@ -72,32 +118,57 @@ def device_quota_reason(tenant: str, max_devices: int) -> str:
 def _supply_rows(kind: str, items: Any) -> list[dict[str, Any]]:
     """The supply (or tray) rows of one reading; the reading's row id is filled in later."""
     by_index: dict[int, dict[str, Any]] = {}
-    states = _SUPPLY_STATES
+    states, nul, shown = _SUPPLY_STATES, _NUL, _NUL_SHOWN
     for s in items:
         # _opt inlined: this loop is the largest part of turning an upload into rows.
         has = s.HasField
         description, type_, colorant, unit = s.description, s.type, s.colorant, s.unit
         percent, level, capacity, state = s.percent, s.raw_level, s.raw_max_capacity, s.state
-        # The last of a repeated index wins, as the primary key allows one.
+        part, serial, vendor = s.part_number, s.serial_number, s.vendor_state
+        # The last of a repeated index wins, as the primary key allows one. Strings are made
+        # fit for their column (_cut inlined, see the comment above the widths).
         by_index[s.index] = {
             "reading": None, "kind": kind, "idx": s.index,
-            "description": description if description or has("description") else None,
-            "type": type_ if type_ or has("type") else None,
-            "colorant": colorant if colorant or has("colorant") else None,
-            "unit": unit if unit or has("unit") else None,
+            "description": description[:_S_DESCRIPTION].replace(nul, shown)
+            if description or has("description") else None,
+            "type": type_[:_S_TYPE].replace(nul, shown) if type_ or has("type") else None,
+            "colorant": colorant[:_S_COLORANT].replace(nul, shown)
+            if colorant or has("colorant") else None,
+            "unit": unit[:_S_UNIT].replace(nul, shown) if unit or has("unit") else None,
             "state": states[state] if state in states else supply_state_name(state),
             "percent": percent if percent or has("percent") else None,
             "raw_level": level if level or has("raw_level") else None,
-            "raw_max_capacity": capacity if capacity or has("raw_max_capacity") else None}
+            "raw_max_capacity": capacity if capacity or has("raw_max_capacity") else None,
+            "part_number": part[:_S_PART].replace(nul, shown)
+            if part or has("part_number") else None,
+            # The cartridge's serial, not the printer's (that one is on the device row).
+            "cartridge_serial": serial[:_S_SERIAL].replace(nul, shown)
+            if serial or has("serial_number") else None,
+            "vendor_state": vendor[:_S_VENDOR_STATE].replace(nul, shown)
+            if vendor or has("vendor_state") else None}
     return list(by_index.values())
+
+
+def _counter_rows(items: Any) -> list[dict[str, Any]]:
+    by_name: dict[str, dict[str, Any]] = {}
+    nul, shown = _NUL, _NUL_SHOWN
+    for c in items:
+        # Keyed by the name as stored: two names that differ only past the column's width
+        # are one counter of the primary key, and the last wins as for equal names.
+        name = c.name[:_C_NAME].replace(nul, shown)
+        by_name[name] = {"reading": None, "name": name, "value": c.value,
+                         "unit": c.unit[:_C_UNIT].replace(nul, shown),
+                         "source": c.source[:_C_SOURCE].replace(nul, shown)}
+    return list(by_name.values())
 
 
 def _alert_rows(items: Any) -> list[dict[str, Any]]:
     by_index: dict[int, dict[str, Any]] = {}
     for a in items:
         by_index[a.index] = {
-            "reading": None, "idx": a.index, "severity": a.severity, "code": a.code,
-            "alert_group": _opt(a, "group"), "description": _opt(a, "description")}
+            "reading": None, "idx": a.index, "severity": _cut(a.severity, _A_SEVERITY),
+            "code": _cut(a.code, _A_CODE), "alert_group": _cut(_opt(a, "group"), _A_GROUP),
+            "description": _cut(_opt(a, "description"), _A_DESCRIPTION)}
     return list(by_index.values())
 
 
@@ -201,9 +272,7 @@ class ReadingWriter:
                      "reading_pb": reading.SerializeToString(deterministic=True)},
                 supplies=_supply_rows("supply", reading.supplies)
                 + _supply_rows("tray", reading.trays),
-                counters=list({c.name: {"reading": None, "name": c.name, "value": c.value,
-                                        "unit": c.unit, "source": c.source}
-                               for c in reading.counters}.values()),
+                counters=_counter_rows(reading.counters),
                 alerts=_alert_rows(reading.alerts))
         return PreparedUpload(agent, tuple(r.reading_id for r in readings), unique)
 
@@ -264,16 +333,21 @@ class ReadingWriter:
         created: list[dict[str, Any]] = []
         known: list[dict[str, Any]] = []
         updates: list[Any] = []
-        last_seen, to_params = self._bind_datetime, self._update_params
+        last_seen, to_params, widths = self._bind_datetime, self._update_params, _D_WIDTHS
         for key, p in newest.items():
             reading, identity = p.reading, p.reading.identity
+            # Cut to their columns: the device key (made from the whole values) tells two
+            # printers apart, these columns only show them.
             row = {"tenant": agent.tenant, "device_key": key, "first_seen": first[key],
                    "last_seen": p.collected_at,
-                   "serial_number": _opt(identity, "serial_number"),
-                   "mac_address": _opt(identity, "mac_address"),
-                   "vendor": _opt(identity, "vendor"), "model": _opt(identity, "model"),
-                   "agent_id": agent.agent_id, "address": _opt(reading, "address"),
-                   "target": reading.target}
+                   "serial_number": _cut(_opt(identity, "serial_number"),
+                                         widths["serial_number"]),
+                   "mac_address": _cut(_opt(identity, "mac_address"), widths["mac_address"]),
+                   "vendor": _cut(_opt(identity, "vendor"), widths["vendor"]),
+                   "model": _cut(_opt(identity, "model"), widths["model"]),
+                   "agent_id": agent.agent_id,
+                   "address": _cut(_opt(reading, "address"), widths["address"]),
+                   "target": _cut(reading.target, widths["target"])}
             device_id = self._device_ids.get((agent.tenant, key))
             if device_id is None:
                 created.append(row)

@@ -108,11 +108,18 @@ class SupplyRow:
     tenant: str
     device_id: int
     serial_number: str | None
+    """The printer's serial number (the cartridge's is `cartridge_serial`)."""
     model: str | None
     kind: str
     index: int
     description: str | None
     colorant: str | None
+    part_number: str | None
+    """The cartridge's (or tray's medium's) part number; None when the device does not say."""
+    cartridge_serial: str | None
+    """The cartridge's own serial number; None when the device does not say."""
+    vendor_state: str | None
+    """The vendor's code behind a typed state (e.g. "brToner1Low=1"); None when there is none."""
     state: str
     percent: float | None
     collected_at: datetime

@@ -275,7 +275,9 @@ class SqlRepository:
             rows = conn.execute(query).all()
         return [SupplyRow(tenant=x.tenant, device_id=x.device_id, serial_number=x.serial_number,
                           model=x.model, kind=x.kind, index=x.idx, description=x.description,
-                          colorant=x.colorant, state=x.state, percent=x.percent,
+                          colorant=x.colorant, part_number=x.part_number,
+                          cartridge_serial=x.cartridge_serial, vendor_state=x.vendor_state,
+                          state=x.state, percent=x.percent,
                           collected_at=_utc(x.collected_at)) for x in rows]
 
     def alerts(self, tenant: str | None = None) -> list[AlertRow]:
