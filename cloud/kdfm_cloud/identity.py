@@ -46,8 +46,8 @@ def agent_subject(agent: AgentKey) -> x509.Name:
     ])
 
 
-def agent_from_certificate(certificate: x509.Certificate) -> AgentKey:
-    """The agent a certificate names; IdentityError when it names none or disagrees with itself."""
+def _kdfm_uri(certificate: x509.Certificate) -> str:
+    """The one kdfm:// URI SAN of a client certificate; IdentityError when there is not one."""
     try:
         san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound as err:
@@ -56,9 +56,15 @@ def agent_from_certificate(certificate: x509.Certificate) -> AgentKey:
             if u.startswith("kdfm://")]
     if len(uris) != 1:
         raise IdentityError(f"client certificate must carry exactly one kdfm:// URI, has {uris}")
-    match = _URI.fullmatch(uris[0])
+    return uris[0]
+
+
+def agent_from_certificate(certificate: x509.Certificate) -> AgentKey:
+    """The agent a certificate names; IdentityError when it names none or disagrees with itself."""
+    uri = _kdfm_uri(certificate)
+    match = _URI.fullmatch(uri)
     if match is None:
-        raise IdentityError(f"URI {uris[0]!r} is not kdfm://tenant/<tenant>/agent/<agent_id>")
+        raise IdentityError(f"URI {uri!r} is not kdfm://tenant/<tenant>/agent/<agent_id>")
     agent = AgentKey(check_name("tenant", match["tenant"]),
                      check_name("agent id", match["agent"]))
     common_names = [a.value for a in certificate.subject.get_attributes_for_oid(
@@ -90,16 +96,9 @@ def operator_uri(name: str) -> str:
 
 def operator_from_certificate(certificate: x509.Certificate) -> str:
     """The operator name a certificate carries; IdentityError when it names no operator."""
-    try:
-        san = certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    except x509.ExtensionNotFound as err:
-        raise IdentityError("client certificate has no subjectAltName with a kdfm:// URI") from err
-    uris = [u for u in san.get_values_for_type(x509.UniformResourceIdentifier)
-            if u.startswith("kdfm://")]
-    if len(uris) != 1:
-        raise IdentityError(f"client certificate must carry exactly one kdfm:// URI, has {uris}")
-    match = _OPERATOR_URI.fullmatch(uris[0])
+    uri = _kdfm_uri(certificate)
+    match = _OPERATOR_URI.fullmatch(uri)
     if match is None:
-        raise IdentityError(f"URI {uris[0]!r} is not an operator identity "
+        raise IdentityError(f"URI {uri!r} is not an operator identity "
                             "(kdfm://operator/<name>)")
     return check_name("operator name", match["name"])
