@@ -1,18 +1,30 @@
 """BROTHER-MIB toner status codes give Brother toners a typed state the Printer-MIB withholds.
 
 Brother firmware reports its toners as prtMarkerSuppliesLevel -3 ("some remaining"); the
-per-colour scalars brToner1Low..brToner4Low say full, low, no cartridge or empty. The test
-recordings in `recordings/` are served by real snmpsim and read like any printer.
+per-colour scalars brToner1Low..brToner4Low (BROTHER-MIB ver.091.1) say full, low, no
+cartridge or empty. No captured walk carries them, so these printers are synthetic
+(harness.sample_site), written for the test and served by real snmpsim like any recording.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
+from harness.sample_site import (
+    INTEGER,
+    LEVEL_SOME_REMAINING,
+    LEVEL_UNKNOWN,
+    TYPE_OPC,
+    TYPE_TONER,
+    UNIT_IMPRESSIONS,
+    UNIT_TENTHS_OF_GRAMS,
+    SamplePrinter,
+    SampleSupply,
+    write_sample_site,
+)
 from harness.snmpsim import SnmpSite, running_site
 from kdfm_agent.commands.read import read_one
 from kdfm_agent.credentials import Community
@@ -20,14 +32,48 @@ from kdfm_agent.model import Reading
 from kdfm_agent.snmp import Backend, SessionSettings
 from kdfm_agent.targets import SendGuard, Target
 
-RECORDINGS = Path(__file__).parent / "recordings"
-
 pytestmark = pytest.mark.snmp
+
+BROTHER_NC = "1.3.6.1.4.1.2435.2.3.9.1"
+TONER_LOW = "1.3.6.1.4.1.2435.2.3.9.1.1.2.10"  # brToner<N>Low, N = 1 black .. 4 yellow
+
+
+def brother(stem: str, supplies: tuple[SampleSupply, ...], codes: dict[int, int]) -> SamplePrinter:
+    """A Brother print server (sysObjectID under NC-) with brToner<N>Low = codes[N]."""
+    return SamplePrinter(
+        stem=stem, model="Brother NC-TEST test printer", serial_number=f"BRTEST{len(stem)}",
+        mac="02:00:5e:10:20:01", life_count=1000, supplies=supplies, sys_object_id=BROTHER_NC,
+        vendor_objects=tuple((f"{TONER_LOW}.{n}", INTEGER, code) for n, code in codes.items()))
+
+
+def toner(colour: str, max_capacity: int, level: int) -> SampleSupply:
+    return SampleSupply(f"{colour.title()} Toner Cartridge", TYPE_TONER, max_capacity, level,
+                        colorant=colour, unit=UNIT_TENTHS_OF_GRAMS)
+
+
+PRINTERS = (
+    brother("brother_toner-status-colour", (
+        toner("black", LEVEL_UNKNOWN, LEVEL_SOME_REMAINING),
+        toner("cyan", LEVEL_UNKNOWN, LEVEL_SOME_REMAINING),
+        toner("magenta", LEVEL_UNKNOWN, LEVEL_SOME_REMAINING),
+        toner("yellow", LEVEL_UNKNOWN, LEVEL_UNKNOWN),
+        SampleSupply("Drum Unit", TYPE_OPC, 25_000, 16_805, unit=UNIT_IMPRESSIONS),
+    ), {1: 1, 2: 0, 3: 3, 4: 2}),
+    brother("brother_toner-status-mono", (
+        toner("black", 100, 40),
+        SampleSupply("Drum Unit", TYPE_OPC, 12_000, 3, unit=UNIT_IMPRESSIONS),
+    ), {1: 1}),
+    # 9 is outside the MIB's 0..3.
+    brother("brother_toner-status-odd", (toner("black", LEVEL_UNKNOWN, LEVEL_SOME_REMAINING),),
+            {1: 9}),
+)
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SnmpSite]:
-    with running_site(RECORDINGS, v3_users=(), work_dir=tmp_path_factory.mktemp("brother")) as s:
+    recordings = tmp_path_factory.mktemp("brother-recordings")
+    write_sample_site(recordings, PRINTERS)
+    with running_site(recordings, v3_users=(), work_dir=tmp_path_factory.mktemp("brother")) as s:
         yield s
 
 

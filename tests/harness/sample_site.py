@@ -29,7 +29,7 @@ INTEGER, OCTETS, HEX, OID, COUNTER32, TIMETICKS = "2", "4", "4x", "6", "65", "67
 # Enumerations of RFC 3805 used below.
 CLASS_CONSUMED, CLASS_RECEPTACLE = 3, 4
 TYPE_TONER, TYPE_WASTE_TONER, TYPE_OPC = 3, 4, 9
-UNIT_IMPRESSIONS, UNIT_SHEETS, UNIT_PERCENT = 7, 8, 19
+UNIT_IMPRESSIONS, UNIT_SHEETS, UNIT_TENTHS_OF_GRAMS, UNIT_PERCENT = 7, 8, 13, 19
 LEVEL_UNKNOWN, LEVEL_SOME_REMAINING = -2, -3
 
 
@@ -73,6 +73,10 @@ class SamplePrinter:
     tray_level: int = LEVEL_SOME_REMAINING
     # hrDeviceStatus running(2) / warning(3); hrPrinterStatus idle(3); no error bits.
     device_status: int = 2
+    sys_object_id: str | None = None
+    """sysObjectID; None: one under the documentation enterprise (no vendor profile matches)."""
+    vendor_objects: tuple[tuple[str, str, object], ...] = ()
+    """Further (OID, snmprec type, value) rows, e.g. a vendor MIB's objects a test needs."""
 
 
 SAMPLE_PRINTERS: tuple[SamplePrinter, ...] = (
@@ -144,7 +148,8 @@ def snmprec_lines(printer: SamplePrinter) -> list[str]:
     """The printer's MIB as snmprec lines (`OID|TYPE|VALUE`), sorted by OID as snmpsim needs."""
     rows: list[tuple[str, str, object]] = [
         ("1.3.6.1.2.1.1.1.0", OCTETS, f"{printer.model}, sample firmware 1.0 (synthetic)"),
-        ("1.3.6.1.2.1.1.2.0", OID, f"{DOCUMENTATION_ENTERPRISE}.1.{printer.serial_number[-1]}"),
+        ("1.3.6.1.2.1.1.2.0", OID, printer.sys_object_id
+         or f"{DOCUMENTATION_ENTERPRISE}.1.{printer.serial_number[-1]}"),
         ("1.3.6.1.2.1.1.3.0", TIMETICKS, 8_640_000),
         ("1.3.6.1.2.1.1.4.0", OCTETS, "it@example.net"),
         ("1.3.6.1.2.1.1.5.0", OCTETS, printer.stem.replace("_", "-")),
@@ -213,6 +218,7 @@ def snmprec_lines(printer: SamplePrinter) -> list[str]:
             (entry.format(8), OCTETS, alert.description),
             (entry.format(9), TIMETICKS, 8_600_000),
         ]
+    rows += printer.vendor_objects
     return sorted((f"{oid}|{kind}|{value}" for oid, kind, value in rows), key=_oid_key)
 
 
