@@ -112,20 +112,8 @@ class Cluster:
 @contextlib.asynccontextmanager
 async def running_operator(settings: OperatorSettings, **ctx_kwargs: Any) -> AsyncIterator[Cluster]:
     """kmock + kopf with our registry; both stopped on exit, whatever happens."""
-    crds = load_crds(settings.crd_dir)
-    async with StampingEmulator() as emulator, kmock.Server(emulator) as server:
-        emulator.resources.load_bundled()
-        for crd in crds.values():
-            emulator.resources[kmock.resource(crd.group, crd.version, crd.plural)] = (
-                kmock.ResourceInfo(
-                    kind=crd.kind,
-                    singular=crd.kind.lower(),
-                    namespaced=True,
-                    subresources={"status"},
-                    verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
-                )
-            )
-        connection = Connection(server=str(server.url).rstrip("/"), insecure=True)
+    async with emulated_api(settings) as (emulator, url):
+        connection = Connection(server=url, insecure=True)
         ctx = OperatorContext(settings=settings, connection=connection, **ctx_kwargs)
         stop = asyncio.Event()
         ready = asyncio.Event()
