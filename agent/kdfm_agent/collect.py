@@ -7,12 +7,14 @@ failure becomes a `DeviceError` in the reading (RFC 3805 devices are old and inv
 from __future__ import annotations
 
 import bisect
+import enum
 import re
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from kdfm_agent import decode, model
 from kdfm_agent.errors import SnmpError, SnmpTimeoutError
@@ -43,6 +45,8 @@ CONTEXT_TABLES = (mib.PRT_SUPPLIES_ENTRY, mib.PRT_COLORANT_ENTRY)
 
 
 _EMPTY: Mapping[str, SnmpValue] = {}
+
+_E = TypeVar("_E", bound=enum.Enum)
 
 
 @dataclass
@@ -197,7 +201,21 @@ async def _read_context(
         extra.fail(err)
     device.add({o: v for o, v in extra.values.items() if o not in device.values})
     device.errors.extend(
-        model.DeviceError(e.code, f"context {context!r}: {e.message}", e.oid) for e in extra.errors
+        model.DeviceError(e.code, f"{_context_prefix(context)} {e.message}", e.oid)
+        for e in extra.errors
+    )
+
+
+def _context_prefix(context: str) -> str:
+    """How the message of an error met in a fallback context starts."""
+    return f"context {context!r}:"
+
+
+def context_timed_out(reading: model.Reading, context: str) -> bool:
+    """True when the fallback `context` was tried for `reading` and did not answer."""
+    prefix = _context_prefix(context)
+    return any(
+        e.code == SnmpTimeoutError.code and e.message.startswith(prefix) for e in reading.errors
     )
 
 
@@ -227,10 +245,7 @@ def _identity(
 
 
 def _mac(device: _Device) -> str | None:
-    types = device.rows(mib.IF_TYPE)
-    for index, value in sorted(device.rows(mib.IF_PHYS_ADDRESS).items(), key=_index_key):
-        if decode.integer(types.get(index)) == mib.IF_TYPE_SOFTWARE_LOOPBACK:
-            continue
+    for _index, value in sorted(device.rows(mib.IF_PHYS_ADDRESS).items(), key=_index_key):
         if (address := decode.mac(value)) is not None:
             return address
     return None
@@ -240,16 +255,11 @@ def _index_key(item: tuple[str, object]) -> tuple[int, ...]:
     return oid_tuple(item[0])
 
 
-def _device_status(value: SnmpValue) -> model.DeviceStatus | None:
+def _enum_member(cls: type[_E], value: SnmpValue) -> _E | None:
+    """The member of `cls` numbered `value`; None for no answer or a number `cls` lacks."""
     number = decode.integer(value)
-    known = {s.value for s in model.DeviceStatus}
-    return model.DeviceStatus(number) if number in known else None
-
-
-def _printer_status(value: SnmpValue) -> model.PrinterStatus | None:
-    number = decode.integer(value)
-    known = {s.value for s in model.PrinterStatus}
-    return model.PrinterStatus(number) if number in known else None
+    known = {s.value for s in cls}
+    return cls(number) if number in known else None
 
 
 def _status(device: _Device) -> model.Status:
@@ -261,8 +271,8 @@ def _status(device: _Device) -> model.Status:
     )
     if index is None:
         return model.Status()
-    device_status = _device_status(device.rows(mib.HR_DEVICE_STATUS).get(index))
-    printer_status = _printer_status(printer_rows.get(index))
+    device_status = _enum_member(model.DeviceStatus, device.rows(mib.HR_DEVICE_STATUS).get(index))
+    printer_status = _enum_member(model.PrinterStatus, printer_rows.get(index))
     raw_errors = device.rows(mib.HR_PRINTER_ERROR_STATE).get(index)
     flags = decode.error_bits(raw_errors)
     return model.Status(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import enum
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from kdfm_agent.errors import ConfigError
 
@@ -100,14 +100,7 @@ class UsmUser:
 
     def with_context(self, context: str) -> UsmUser:
         """The same user reading another SNMPv3 context."""
-        return UsmUser(
-            user=self.user,
-            auth_protocol=self.auth_protocol,
-            auth_key=self.auth_key,
-            priv_protocol=self.priv_protocol,
-            priv_key=self.priv_key,
-            context=context,
-        )
+        return replace(self, context=context)
 
 
 Credential = Community | UsmUser

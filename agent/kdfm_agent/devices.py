@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 
 from kdfm_agent import counters as page_counters
 from kdfm_agent import model
+from kdfm_agent.spool import transaction
 
 _SCHEMA = (
     """CREATE TABLE IF NOT EXISTS device_counters (
@@ -147,29 +148,17 @@ class DeviceMemory:
     def remember_discovery(self, specs: Sequence[str], targets: Sequence[str],
                            finished_at: float) -> None:
         """Replace the discovered printers with `targets` (one transaction)."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db) as db:
             db.execute("DELETE FROM discovered")
             db.executemany("INSERT OR IGNORE INTO discovered (target, found_at) VALUES (?, ?)",
                            [(t, finished_at) for t in targets])
             db.execute("INSERT INTO discovery_runs (id, specs, finished_at) VALUES (1, ?, ?) "
                        "ON CONFLICT (id) DO UPDATE SET specs = excluded.specs, "
                        "finished_at = excluded.finished_at", ("\n".join(specs), finished_at))
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _write(self, statement: str, parameters: tuple[object, ...]) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._db) as db:
             db.execute(statement, parameters)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
 
 def now() -> float:

@@ -8,7 +8,6 @@ exclusions, so an excluded address is never sent a packet even by mistake.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -21,12 +20,22 @@ from kdfm_agent.snmp import SessionSettings, open_session
 from kdfm_agent.snmp import printer_mib as mib
 from kdfm_agent.snmp.session import SnmpSession, SnmpValue
 from kdfm_agent.snmp.sweep import SweepSettings, sweep
-from kdfm_agent.targets import SendGuard, Target, expand_spec, parse_target, resolve
+from kdfm_agent.targets import (
+    SendGuard,
+    Target,
+    expand_spec,
+    literal_address,
+    parse_target,
+    resolve,
+)
 
 _T = TypeVar("_T")
 
-PRINTER_EVIDENCE = (mib.PRINTER_MIB, mib.HR_PRINTER_TABLE)
-"""Printer-MIB and hrPrinterTable: any row under either means the device is a printer."""
+PRINTER_EVIDENCE = {mib.PRINTER_MIB: "printer_mib", mib.HR_PRINTER_TABLE: "hr_printer"}
+"""Printer-MIB and hrPrinterTable: any row under either means the device is a printer.
+
+Looked at in this order; the value is the `ScanResult.reason` such a row gives.
+"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +89,7 @@ async def probe(
 ) -> ScanResult:
     """Try each credential until one answers; then decide whether the device is a printer."""
     assert target.address is not None
-    hostname = None if _is_address(target.host) else target.host
+    hostname = _hostname(target)
     last_error: str | None = None
     for credential in credentials:
         try:
@@ -108,7 +117,7 @@ def _result(
 ) -> ScanResult:
     """What an address that answered `credential` is, from its system group and printer evidence."""
     assert target.address is not None
-    hostname = None if _is_address(target.host) else target.host
+    hostname = _hostname(target)
     sys_object_id = decode.oid(system.get(mib.SYS_OBJECT_ID))
     sys_descr = decode.text(system.get(mib.SYS_DESCR))
     profile = select(profiles or builtin_profiles(), sys_object_id, sys_descr)
@@ -137,30 +146,27 @@ def _from_sweep(
     if reply.get(mib.SYS_OBJECT_ID) is None:
         return None
     evidence = None
-    for root in PRINTER_EVIDENCE:
+    for root, reason in PRINTER_EVIDENCE.items():
         if any(oid.startswith(root + ".") for oid in reply):
-            evidence = "printer_mib" if root == mib.PRINTER_MIB else "hr_printer"
+            evidence = reason
             break
     return _result(target, credential, reply, evidence, profiles)
 
 
 async def _printer_evidence(session: SnmpSession) -> str | None:
-    for root in PRINTER_EVIDENCE:
+    for root, reason in PRINTER_EVIDENCE.items():
         try:
             rows = await session.walk(root, max_rows=1)
         except SnmpWalkLimitError:
             rows = [("", None)]  # more than one row is evidence too
         if rows:
-            return "printer_mib" if root == mib.PRINTER_MIB else "hr_printer"
+            return reason
     return None
 
 
-def _is_address(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
+def _hostname(target: Target) -> str | None:
+    """The name the target was given by, None when it was given as an address."""
+    return None if literal_address(target.host) is not None else target.host
 
 
 async def _later(delay: float, load: Callable[[], _T]) -> _T:
@@ -247,7 +253,7 @@ async def scan(
             async with semaphore:
                 result = await probe(target, to_try, settings, guard, profiles)
         else:
-            hostname = None if _is_address(target.host) else target.host
+            hostname = _hostname(target)
             result = ScanResult(address=target.address, port=target.port, hostname=hostname,
                                 error=f"{target.label}: {silent}")  # fmt: skip
         done += 1

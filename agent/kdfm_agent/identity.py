@@ -78,7 +78,10 @@ class IdentityPaths:
 
 
 def write_private(path: Path, data: bytes) -> None:
-    """Write a file only the agent's user can read, atomically (temp, fsync, rename)."""
+    """Write a file only the agent's user can read, atomically and durably.
+
+    Temp file, fsync, rename, then an fsync of the directory so the rename survives a crash.
+    """
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
@@ -89,6 +92,11 @@ def write_private(path: Path, data: bytes) -> None:
         os.close(fd)
     os.chmod(tmp, 0o600)  # O_CREAT's mode is masked by the umask of whoever started us
     os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
 
 
 def new_private_key() -> ec.EllipticCurvePrivateKey:

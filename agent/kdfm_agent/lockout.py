@@ -8,12 +8,12 @@ re-provision (`kdfm-agent reset`, or a fresh install) lifts it.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from kdfm_agent.errors import AgentError
+from kdfm_agent.identity import write_private
 
 MAX_FAILED_ACTIVATIONS = 5
 LOCKOUT_FILE = "lockout.json"
@@ -69,22 +69,7 @@ def load(state_dir: Path) -> Lockout:
 
 def save(state_dir: Path, lockout: Lockout) -> None:
     """Write the state atomically (temp file, fsync, rename, fsync of the directory)."""
-    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = _path(state_dir)
-    tmp = path.with_suffix(".tmp")
-    data = json.dumps(asdict(lockout), indent=2).encode()
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    dir_fd = os.open(state_dir, os.O_RDONLY)
-    try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+    write_private(_path(state_dir), json.dumps(asdict(lockout), indent=2).encode())
 
 
 def record_failure(state_dir: Path, why: str) -> Lockout:

@@ -21,7 +21,6 @@ import os
 import random
 import socket
 import time
-import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -29,15 +28,13 @@ from pathlib import Path
 
 from kdfm_proto.v1 import gateway_pb2
 
-from kdfm_agent import __version__, discovery, identity, model, wire
+from kdfm_agent import __version__, counters, discovery, identity, model, wire
 from kdfm_agent import credentials as creds
-from kdfm_agent.collect import collect
 from kdfm_agent.devices import DeviceMemory, now
-from kdfm_agent.errors import AgentError, ConfigError, SnmpError
+from kdfm_agent.errors import AgentError, ConfigError
+from kdfm_agent.read_target import read_target
 from kdfm_agent.settings import AgentSettings, ReadSettings
-from kdfm_agent.snmp import SessionSettings, open_session
 from kdfm_agent.snmp.pacing import AdaptiveLimiter
-from kdfm_agent.snmp.session import SnmpSession
 from kdfm_agent.spool import Spool, SpoolLimits
 from kdfm_agent.targets import SendGuard, Target, expand_spec, parse_target, resolve
 from kdfm_agent.uplink.errors import GatewayRefusedError, GatewayUnavailableError
@@ -55,63 +52,35 @@ RENEW_CHECK_MAX_SECONDS = 3600.0
 
 
 def snmp_reader(read: ReadSettings, memory: DeviceMemory | None = None) -> ReadDevice:
-    """The one seam to the SNMP side: `collect` with what the memory knows of the device.
+    """The one seam to the SNMP side: `read_target` with what the memory knows of the device.
 
     The credential that answered a target last is tried first (a wrong community costs a full
     timeout per poll otherwise), and a fallback SNMP context that did not answer is skipped
     until `read.context_retry_seconds` have passed.
     """
-    session = SessionSettings(timeout=read.timeout_seconds, retries=read.retries)
+    session = read.session()
 
     async def read_device(target: Target, credentials: Sequence[creds.Credential]
                           ) -> model.Reading:
-        # Each read may send only to the one device it was asked to read.
-        guard = SendGuard.for_targets([target])
         ordered = list(credentials)
         known = memory.credential(target.label) if memory is not None else None
         ordered.sort(key=lambda c: c.label != known)  # stable: the rest keep their order
         failed_at = memory.context_failed_at(target.label) if memory is not None else None
         try_context = failed_at is None or now() - failed_at >= read.context_retry_seconds
-        last: SnmpError | None = None
-        for credential in ordered:
-            tried: list[str] = []
-
-            def open_context(context: str, credential: creds.Credential = credential,
-                             tried: list[str] = tried) -> SnmpSession:
-                tried.append(context)
-                return open_session(target, credential.with_context(context), session,
-                                    guard=guard)
-
-            try:
-                async with open_session(target, credential, session, guard=guard) as snmp:
-                    reading = await collect(
-                        snmp, open_context=open_context if try_context else None,
-                        hostname=target.host if target.host != target.address else None)
-            except SnmpError as err:
-                last = err
-                continue
-            # A wrong community is silently ignored by SNMP agents: no sysObjectID, next one.
-            if reading.identity.sys_object_id is None and credential is not ordered[-1]:
-                continue
-            if memory is not None and reading.identity.sys_object_id is not None:
-                if credential.label != known:
-                    memory.remember_credential(target.label, credential.label)
-                for context in tried:
-                    silent = any(e.code == "timeout" and e.message.startswith(
-                        f"context {context!r}:") for e in reading.errors)
-                    if silent or failed_at is not None:  # only a change is written
-                        memory.remember_context(target.label, context,
-                                                now() if silent else None)
-                    if silent:
-                        log.info("%s: context %r did not answer; skipped for %.0f s",
-                                 target.label, context, read.context_retry_seconds)
-            return reading
-        code = last.code if last else "no_answer"
-        return model.Reading(
-            reading_id=str(uuid.uuid4()), target=target.label, collected_at=datetime.now(UTC),
-            errors=(model.DeviceError(code=code, message=str(last) if last
-                                      else "no credential got an answer"),),
-            address=target.address)
+        # Each read may send only to the one device it was asked to read.
+        result = await read_target(target, ordered, session, SendGuard.for_targets([target]),
+                                   try_context=try_context)
+        if memory is not None and result.credential is not None:
+            if result.credential.label != known:
+                memory.remember_credential(target.label, result.credential.label)
+            for context in result.contexts:
+                silent = context in result.silent
+                if silent or failed_at is not None:  # only a change is written
+                    memory.remember_context(target.label, context, now() if silent else None)
+                if silent:
+                    log.info("%s: context %r did not answer; skipped for %.0f s",
+                             target.label, context, read.context_retry_seconds)
+        return result.reading
 
     return read_device
 
@@ -502,7 +471,7 @@ class Runner:
         log.debug("spooled readings %s", ids)
         for reading in readings:
             for error in reading.errors:
-                if error.code == "counter_decreased":
+                if error.code == counters.DECREASED:
                     log.warning("%s: %s", reading.target, error.message)
         self._spooled.set()
 
@@ -577,7 +546,7 @@ class Runner:
             targets = await discovery.expand(specs, self._exclusions, read.port)
             results = await discovery.scan(
                 targets, [c for _name, c in self._credentials],
-                SessionSettings(timeout=read.timeout_seconds, retries=read.retries),
+                read.session(),
                 concurrency=read.concurrency)
         except AgentError as err:
             log.error("discovery of %s failed: %s", ", ".join(specs), err)
@@ -587,7 +556,8 @@ class Runner:
             return
         found = [Target(r.address, r.port, r.address).label for r in results if r.printer]
         answered = sum(1 for r in results if r.answered)
-        in_ranges = [label for label in found if label not in self._direct_labels()]
+        direct = self._direct_labels()
+        in_ranges = [label for label in found if label not in direct]
         memory.remember_discovery(ranges, in_ranges, now())
         new = [label for label in in_ranges if label not in self._discovered]
         self._discovered = tuple(in_ranges)

@@ -18,6 +18,7 @@ import yaml
 from kdfm_agent import credentials as creds
 from kdfm_agent.errors import ConfigError
 from kdfm_agent.snmp.pacing import PacingSettings
+from kdfm_agent.snmp.session import SessionSettings
 from kdfm_agent.targets import expand_spec, parse_target
 from kdfm_agent.uplink.proxy import parse_proxy_url
 
@@ -171,6 +172,10 @@ class ReadSettings:
     """Seconds between discoveries of the printers in the target ranges."""
     context_retry_seconds: float = 86400.0
     """Seconds before a fallback SNMP context that did not answer a device is tried again."""
+
+    def session(self) -> SessionSettings:
+        """The SNMP session settings every read and discovery probe uses."""
+        return SessionSettings(timeout=self.timeout_seconds, retries=self.retries)
 
 
 @dataclass(frozen=True, slots=True)

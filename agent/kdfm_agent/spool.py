@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -18,6 +19,22 @@ from types import TracebackType
 from kdfm_proto.v1 import reading_pb2
 
 log = logging.getLogger(__name__)
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
+    """One write transaction, taken at once: committed when the block ends, else rolled back.
+
+    Rolled back on any BaseException too (a cancelled task must not leave it open).
+    """
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        yield db
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS spool (
@@ -91,18 +108,12 @@ class Spool:
         so both are kept or neither is.
         """
         rows = [(r.reading_id, r.SerializeToString(deterministic=True)) for r in readings]
-        db = self._conn
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self._conn) as db:
             db.executemany("INSERT OR IGNORE INTO spool (reading_id, body, size) "
                            "VALUES (?, ?, length(?))", [(i, b, b) for i, b in rows])
             if also is not None:
                 also(db)
             self._enforce_limits(db)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     def _enforce_limits(self, db: sqlite3.Connection) -> None:
         count, size = db.execute("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM spool").fetchone()
@@ -137,13 +148,8 @@ class Spool:
             return 0
         db = self._conn
         before = db.total_changes
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(db):
             db.executemany("DELETE FROM spool WHERE reading_id = ?", ids)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
         return db.total_changes - before
 
     def __len__(self) -> int:

@@ -58,7 +58,7 @@ def parse_target(text: str, default_port: int = DEFAULT_PORT) -> Target:
         port = _port(text, port_text)
     if not host:
         raise ConfigError(f"target {text!r}: no host")
-    return Target(host=host, port=port, address=_literal(host))
+    return Target(host=host, port=port, address=literal_address(host))
 
 
 def _port(text: str, port_text: str) -> int:
@@ -67,7 +67,8 @@ def _port(text: str, port_text: str) -> int:
     return int(port_text)
 
 
-def _literal(host: str) -> str | None:
+def literal_address(host: str) -> str | None:
+    """`host` as a canonical IP address when it is one, else None (a name)."""
     try:
         return str(ipaddress.ip_address(host))
     except ValueError:
@@ -109,7 +110,7 @@ def expand_spec(spec: str) -> Iterator[IPAddress] | None:
         # A /31 or /32 (and v6 /127, /128) has no network/broadcast address to skip.
         hosts: Iterator[IPAddress] = network.hosts() if network.num_addresses > 2 else iter(network)
         return hosts
-    if "-" in spec and _literal(spec.split("-", 1)[0]) is not None:
+    if "-" in spec and literal_address(spec.split("-", 1)[0]) is not None:
         first_text, last_text = spec.split("-", 1)
         first, last = ipaddress.ip_address(first_text), _range_end(spec, last_text)
         if first.version != last.version or int(last) < int(first):
@@ -150,7 +151,7 @@ class SendGuard:
         return cls(addresses)
 
     def __contains__(self, address: object) -> bool:
-        return isinstance(address, str) and _literal(address) in self._allowed
+        return isinstance(address, str) and literal_address(address) in self._allowed
 
     def check(self, address: str) -> None:
         """Raise unless `address` is one of the configured targets."""

@@ -8,20 +8,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import functools
 import json
 import sys
-import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 from kdfm_agent import credentials as creds
 from kdfm_agent import model
-from kdfm_agent.collect import collect
-from kdfm_agent.errors import ConfigError, SnmpError
+from kdfm_agent.errors import ConfigError
+from kdfm_agent.read_target import failed_reading, read_target
 from kdfm_agent.report import reading_to_json, reading_to_text
-from kdfm_agent.snmp import Backend, SessionSettings, open_session
-from kdfm_agent.snmp.session import SnmpSession
+from kdfm_agent.snmp import Backend, SessionSettings
 from kdfm_agent.targets import (
     DEFAULT_PORT,
     SendGuard,
@@ -94,7 +90,7 @@ async def _read_all(
         try:
             resolved.append(await resolve(target))
         except ConfigError as err:
-            failures.append(_failed(target, "resolve", str(err)))
+            failures.append(failed_reading(target, "resolve", str(err)))
     guard = SendGuard.for_targets(resolved)
     semaphore = asyncio.Semaphore(args.concurrency)
 
@@ -128,47 +124,4 @@ async def read_one(
     guard: SendGuard | None,
 ) -> model.Reading:
     """One device, trying the credentials in order until one answers."""
-    last: SnmpError | None = None
-    for credential in credential_list:
-        try:
-            async with open_session(target, credential, settings, guard=guard) as session:
-                reading = await collect(
-                    session,
-                    open_context=functools.partial(
-                        _context_session, target, credential, settings=settings, guard=guard
-                    ),
-                    hostname=target.host if target.host != target.address else None,
-                )
-        except SnmpError as err:
-            last = err
-            continue
-        if _answered(reading) or credential is credential_list[-1]:
-            return reading
-    code = last.code if last else "no_answer"
-    return _failed(target, code, str(last) if last else "no credential got an answer")
-
-
-def _answered(reading: model.Reading) -> bool:
-    # A wrong community is silently ignored by SNMP agents: no sysObjectID means "try the next".
-    return reading.identity.sys_object_id is not None
-
-
-def _context_session(
-    target: Target,
-    credential: creds.Credential,
-    context: str,
-    *,
-    settings: SessionSettings,
-    guard: SendGuard | None,
-) -> SnmpSession:
-    return open_session(target, credential.with_context(context), settings, guard=guard)
-
-
-def _failed(target: Target, code: str, message: str) -> model.Reading:
-    return model.Reading(
-        reading_id=str(uuid.uuid4()),
-        target=target.label,
-        collected_at=datetime.now(UTC),
-        errors=(model.DeviceError(code=code, message=message),),
-        address=target.address,
-    )
+    return (await read_target(target, credential_list, settings, guard)).reading

@@ -61,6 +61,9 @@ class PysnmpSession(SnmpSession):
 
     _engine: SnmpEngine | None = None
     _transport: Any = None
+    _auth_data: Any = None
+    """The credential as pysnmp takes it; built once per session, not per request."""
+    _context_data: ContextData | None = None
 
     def _auth(self) -> Any:
         credential = self.credential
@@ -81,6 +84,8 @@ class PysnmpSession(SnmpSession):
         return ContextData()
 
     async def _open(self) -> None:
+        self._auth_data = self._auth()
+        self._context_data = self._context()
         self._engine = SnmpEngine()
         self._transport = await UdpTransportTarget.create(
             (self.address, self.target.port), timeout=self.settings.timeout, retries=0
@@ -97,9 +102,9 @@ class PysnmpSession(SnmpSession):
         try:
             indication, status, index, var_binds = await command(
                 self._engine,
-                self._auth(),
+                self._auth_data,
                 self._transport,
-                self._context(),
+                self._context_data,
                 *args,
                 lookupMib=False,
             )
