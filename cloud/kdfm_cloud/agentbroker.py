@@ -15,9 +15,9 @@ from pathlib import Path
 
 from kdfm_cloud.devstack.errors import CommandError
 from kdfm_cloud.devstack.mosquitto import Broker
-from kdfm_cloud.errors import CloudError, ConfigError
+from kdfm_cloud.errors import CloudError
 from kdfm_cloud.nudge import agent_acl
-from kdfm_cloud.settings import BrokerAdminSettings
+from kdfm_cloud.settings import BrokerAdminSettings, read_secret
 from kdfm_cloud.store import AgentKey
 
 
@@ -38,20 +38,19 @@ class AgentBroker:
         """An admin for the configured broker, None when no broker is configured."""
         if not settings.host:
             return None
-        try:
-            password = Path(settings.admin_password_file).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"cannot read broker_admin.admin_password_file "
-                              f"{settings.admin_password_file!r}: {err.strerror}") from err
+        password = read_secret(settings.admin_password_file,
+                               "broker_admin.admin_password_file")
         return cls(Broker(host=settings.host, mqtt_port=settings.port, wss_port=settings.port,
                           ca_cert=Path(settings.ca_file), admin_user=settings.admin_user,
                           admin_password=password))
 
     def add_now(self, agent: AgentKey) -> None:
-        """Create the agent's account (blocking); an existing one is replaced."""
+        """Create the agent's account (blocking); an existing one is replaced.
+
+        Replacing deletes the old client, which disconnects a connection that still uses it.
+        """
         publish, subscribe = agent_acl(agent)
         try:
-            self._drop(agent)
             # Never used to log in (the certificate is); dynsec wants one all the same.
             self._broker.add_client(agent.agent_id, secrets.token_urlsafe(24),
                                     publish=publish, subscribe=subscribe)
@@ -61,18 +60,9 @@ class AgentBroker:
     def remove_now(self, agent: AgentKey) -> None:
         """Delete the agent's account (blocking): the broker disconnects it at once."""
         try:
-            self._drop(agent)
+            self._broker.remove_client(agent.agent_id, missing_ok=True)
         except CommandError as err:
             raise BrokerAdminError(f"broker account of agent {agent.agent_id}: {err}") from err
-
-    def _drop(self, agent: AgentKey) -> None:
-        for command in (("deleteClient", agent.agent_id),
-                        ("deleteRole", f"role-{agent.agent_id}")):
-            try:
-                self._broker.ctrl(*command)
-            except CommandError as err:
-                if "not found" not in str(err).lower():
-                    raise
 
     async def add(self, agent: AgentKey) -> None:
         """add_now in a worker thread."""

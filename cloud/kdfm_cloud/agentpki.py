@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from pathlib import Path
 
 import hvac
 from cryptography import x509
@@ -17,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from kdfm_cloud import vaultpki
 from kdfm_cloud.errors import CloudError, ConfigError
-from kdfm_cloud.settings import VaultSettings
+from kdfm_cloud.settings import VaultSettings, read_secret
 from kdfm_cloud.store import AgentKey
 
 MIN_RSA_BITS = 2048
@@ -64,11 +63,7 @@ class AgentSigner:
         """A signer for the configured Vault; ConfigError when the token cannot be read."""
         if not settings.addr:
             raise ConfigError("vault.addr is not set: agent certificates cannot be signed")
-        try:
-            token = Path(settings.token_file).read_text(encoding="utf-8").strip()
-        except OSError as err:
-            raise ConfigError(f"cannot read vault.token_file {settings.token_file!r}: "
-                              f"{err.strerror}") from err
+        token = read_secret(settings.token_file, "vault.token_file")
         return cls(hvac.Client(url=settings.addr, token=token, timeout=settings.timeout_seconds),
                    settings.mount, ttl)
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 import secrets
 import socket
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,13 +25,14 @@ import yaml
 
 from kdfm_cloud import vaultpki
 from kdfm_cloud.devstack import mosquitto, openbao
-from kdfm_cloud.devstack.errors import DevstackError, StartupError
+from kdfm_cloud.devstack.errors import DevstackError
 from kdfm_cloud.devstack.processes import (
     free_port,
-    log_tail,
     start_process,
     stop_pid_file,
+    wait_until,
     write_pid_file,
+    write_secret_file,
 )
 from kdfm_cloud.endpoints import ENDPOINTS_FILE, write_endpoints
 from kdfm_cloud.nudge import NUDGER_PUBLISH
@@ -43,25 +43,17 @@ NUDGER_USER = "kdfm-cloud-nudger"
 STARTUP_TIMEOUT_SECONDS = 90.0
 
 
-def _secret_file(path: Path, secret: str) -> Path:
-    path.touch(mode=0o600)
-    path.chmod(0o600)
-    path.write_text(secret + "\n")
-    return path
+def _listening(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def _wait_listening(port: int, alive: Callable[[], bool], log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        if not alive():
-            raise StartupError(f"gateway exited during start-up:\n{log_tail(log)}")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise StartupError(f"gateway not listening on 127.0.0.1:{port} after "
-                       f"{STARTUP_TIMEOUT_SECONDS:.0f} s:\n{log_tail(log)}")
+    wait_until(lambda: _listening(port), timeout=STARTUP_TIMEOUT_SECONDS,
+               what=f"gateway on 127.0.0.1:{port}", alive=alive, log_path=log)
 
 
 def up(state_dir: Path) -> dict[str, str]:
@@ -75,7 +67,6 @@ def up(state_dir: Path) -> dict[str, str]:
         vault = openbao.start(openbao.OpenBaoConfig(dev=True), state_dir / "openbao")
         undo.append(lambda: openbao.stop(state_dir / "openbao"))
         client = vault.client()
-        vaultpki.ensure_agent_role(client, vault.int_mount)
         tls_dir = state_dir / "tls"
         cert, key = vaultpki.issue_server(client, vault.int_mount, vault.role).write(
             tls_dir, "gateway")
@@ -89,9 +80,9 @@ def up(state_dir: Path) -> dict[str, str]:
         password = secrets.token_urlsafe(24)
         broker.add_client(NUDGER_USER, password, publish=[NUDGER_PUBLISH],
                           subscribe=["kdfm/v1/+/agents/+/status"])
-        password_file = _secret_file(state_dir / "nudger.password", password)
-        admin_file = _secret_file(state_dir / "broker-admin.password", broker.admin_password)
-        token_file = _secret_file(state_dir / "vault.token", vault.token)
+        password_file = write_secret_file(state_dir / "nudger.password", password)
+        admin_file = write_secret_file(state_dir / "broker-admin.password", broker.admin_password)
+        token_file = write_secret_file(state_dir / "vault.token", vault.token)
         ca_bundle = tls_dir / "ca-bundle.pem"
         ca_bundle.write_text(pki_bundle.read_text() + broker.ca_cert.read_text())
 

@@ -80,18 +80,12 @@ def agent_from_certificate(certificate: x509.Certificate) -> AgentKey:
     return agent
 
 
-def agent_from_pem(pem: bytes) -> AgentKey:
-    """agent_from_certificate on a PEM-encoded certificate."""
+def load_client_certificate(pem: bytes) -> x509.Certificate:
+    """A PEM-encoded client certificate; IdentityError when it is not valid PEM."""
     try:
-        certificate = x509.load_pem_x509_certificate(pem)
+        return x509.load_pem_x509_certificate(pem)
     except ValueError as err:
         raise IdentityError("client certificate is not valid PEM") from err
-    return agent_from_certificate(certificate)
-
-
-def operator_uri(name: str) -> str:
-    """The URI SAN of an operator's (admin client's) certificate."""
-    return f"kdfm://operator/{check_name('operator name', name)}"
 
 
 def operator_from_certificate(certificate: x509.Certificate) -> str:

@@ -12,7 +12,6 @@ import asyncio
 import logging
 import secrets
 import ssl
-from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -20,7 +19,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from kdfm_cloud.errors import CloudError, ConfigError
-from kdfm_cloud.settings import MqttSettings
+from kdfm_cloud.settings import MqttSettings, read_secret
 from kdfm_cloud.store import AgentKey
 
 log = logging.getLogger(__name__)
@@ -62,11 +61,7 @@ class NudgePublisher:
         self._settings = settings
         password = ""
         if settings.password_file:
-            try:
-                password = Path(settings.password_file).read_text(encoding="utf-8").strip()
-            except OSError as err:
-                raise ConfigError(f"cannot read mqtt.password_file {settings.password_file}: "
-                                  f"{err.strerror}") from err
+            password = read_secret(settings.password_file, "mqtt.password_file")
         # A suffix of its own: two publishers with one client id would throw each other off
         # the broker (a `kdfm-cloud task queue` beside another, or beside a service).
         client_id = f"{settings.client_id}-{secrets.token_hex(4)}"

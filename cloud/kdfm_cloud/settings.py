@@ -11,6 +11,16 @@ from pathlib import Path
 from typing import Literal
 
 from kdfm_cloud import yamlconfig
+from kdfm_cloud.errors import ConfigError
+
+
+def read_secret(path: str, setting: str) -> str:
+    """The secret a file holds, without surrounding whitespace; ConfigError naming `setting`
+    (e.g. "vault.token_file") when the file cannot be read."""
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as err:
+        raise ConfigError(f"cannot read {setting} {path!r}: {err.strerror}") from err
 
 
 @dataclass(frozen=True, slots=True)

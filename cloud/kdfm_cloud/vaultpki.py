@@ -18,17 +18,6 @@ from kdfm_cloud.errors import CloudError
 from kdfm_cloud.pki import CertifiedKey
 from kdfm_cloud.store import AgentKey
 
-AGENT_ROLE = "kdfm-agent"
-
-
-def ensure_agent_role(client: hvac.Client, mount: str, max_ttl: str = "720h") -> None:
-    """A role that issues client certificates whose only URI SAN is a kdfm:// agent URI."""
-    client.secrets.pki.create_or_update_role(AGENT_ROLE, {
-        "allow_any_name": True, "enforce_hostnames": False, "allow_ip_sans": False,
-        "allowed_uri_sans": ["kdfm://tenant/*"], "server_flag": False, "client_flag": True,
-        "key_type": "rsa", "key_bits": 2048, "max_ttl": max_ttl,
-    }, mount_point=mount)
-
 
 def _certified(data: dict[str, Any]) -> CertifiedKey:
     # Leaf then the issuing (intermediate) CA: peers trust the root and need the link to it.
@@ -43,17 +32,6 @@ def issue_server(client: hvac.Client, mount: str, role: str, *,
     response = client.secrets.pki.generate_certificate(
         role, hosts[0], extra_params={"alt_names": ",".join(hosts),
                                       "ip_sans": ",".join(addresses), "ttl": ttl},
-        mount_point=mount)
-    return _certified(response["data"])
-
-
-def issue_agent(client: hvac.Client, mount: str, agent: AgentKey,
-                ttl: str = "720h") -> CertifiedKey:
-    """An agent's client certificate: CN = agent id, URI SAN = its kdfm:// URI."""
-    response = client.secrets.pki.generate_certificate(
-        AGENT_ROLE, agent.agent_id,
-        extra_params={"uri_sans": identity.agent_uri(agent), "ttl": ttl,
-                      "exclude_cn_from_sans": True},
         mount_point=mount)
     return _certified(response["data"])
 

@@ -19,6 +19,7 @@ from typing import Any
 
 import yaml
 from kdfm_cloud.devstack.mosquitto import Broker
+from kdfm_cloud.devstack.processes import free_port
 from kdfm_cloud.nudge import NUDGER_PUBLISH, agent_acl
 from kdfm_cloud.pki import CertificateAuthority, CertifiedKey
 from kdfm_cloud.settings import GatewaySettings, TlsSettings
@@ -104,9 +105,7 @@ class Pki:
 
 def free_tcp_port() -> int:
     """A loopback TCP port that was free a moment ago (kept across restarts of a server)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 def wait_for(condition: Callable[[], Any], timeout: float, what: str,

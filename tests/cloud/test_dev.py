@@ -10,8 +10,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from kdfm_agent import identity
 from kdfm_agent.uplink.grpc import ClientTls, GatewayClient
-from kdfm_cloud import vaultpki
+from kdfm_cloud.agentpki import AgentSigner
 from kdfm_cloud.devstack.openbao import Vault
 from kdfm_cloud.endpoints import KEYS
 from kdfm_cloud.store import AgentKey
@@ -51,9 +52,12 @@ def test_dev_up_serves_agents_with_pki_certificates_and_down_stops_it(tmp_path: 
 
         vault = Vault(**json.loads((state / "openbao" / "openbao.json").read_text()))
         agent = AgentKey("tenant-dev", "agent-7")
-        issued = vaultpki.issue_agent(vault.client(), vault.int_mount, agent)
-        tls = ClientTls(Path(endpoints["ca_bundle"]).read_bytes(), issued.cert_pem,
-                        issued.key_pem)
+        # Signed the way the gateway signs an enrolling agent: the tenant's own PKI role.
+        key = identity.new_private_key()
+        signed = AgentSigner(vault.client(), vault.int_mount, "1h").sign_now(
+            agent, identity.build_csr(key, "dev-host"))
+        tls = ClientTls(Path(endpoints["ca_bundle"]).read_bytes(),
+                        signed.certificate_pem + signed.chain_pem, identity.key_pem(key))
 
         async def talk() -> list[str]:
             async with GatewayClient(endpoints["gateway_mtls"], agent.tenant, agent.agent_id, tls,

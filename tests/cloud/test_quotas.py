@@ -20,7 +20,7 @@ from kdfm_cloud.store import AgentKey, SqlRepository
 from kdfm_cloud.store.trust import EnrollLimits
 from kdfm_cloud.tenants import TrustError
 
-from ..identity.kit import TrustKit, make_kit, raw_enroll
+from ..identity.kit import TrustKit, opened_kit, raw_enroll
 from .conftest import MakeReading
 from .kit import Pki
 from .test_gateway import client, run_with_gateway
@@ -137,11 +137,8 @@ def test_tenant_create_takes_the_quotas(tmp_path: Path) -> None:
 
 @pytest.fixture
 def kit(tmp_path: Path, vault: Vault) -> Iterator[TrustKit]:
-    made = make_kit(tmp_path / "cloud", vault)
-    try:
+    with opened_kit(tmp_path / "cloud", vault) as made:
         yield made
-    finally:
-        made.repository.close()
 
 
 @pytest.mark.vault

@@ -4,6 +4,8 @@ tests. The gateway's own certificate comes from the same PKI, as in `kdfm-cloud 
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -72,6 +74,16 @@ def make_kit(directory: Path, vault: Vault, *, ttl: str = "720h",
     return TrustKit(directory=directory, vault=vault, repository=open_repository(database),
                     settings=settings, signer=AgentSigner(client, vault.int_mount, ttl),
                     pki_bundle=pki_bundle, ca_bundle=ca_bundle, database=database)
+
+
+@contextmanager
+def opened_kit(directory: Path, vault: Vault, **options: Any) -> Iterator[TrustKit]:
+    """make_kit for the length of a block; its store is closed afterwards."""
+    made = make_kit(directory, vault, **options)
+    try:
+        yield made
+    finally:
+        made.repository.close()
 
 
 async def raw_enroll(address: str, ca_pem: bytes, code: str, csr_pem: bytes

@@ -31,7 +31,7 @@ from kdfm_cloud.tenants import TrustError
 from kdfm_cloud.vaultpki import vault_serial
 
 from ..cloud.kit import build_reading
-from .kit import TrustKit, make_kit, raw_enroll
+from .kit import TrustKit, opened_kit, raw_enroll
 
 pytestmark = [pytest.mark.vault]
 
@@ -40,11 +40,8 @@ REFUSED = (grpc.StatusCode.UNAUTHENTICATED, "activation refused")
 
 @pytest.fixture
 def kit(tmp_path: Path, vault: Vault) -> Iterator[TrustKit]:
-    made = make_kit(tmp_path / "cloud", vault)
-    try:
+    with opened_kit(tmp_path / "cloud", vault) as made:
         yield made
-    finally:
-        made.repository.close()
 
 
 @asynccontextmanager

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,21 +18,13 @@ from kdfm_cloud.devstack.openbao import OpenBaoServer, Vault
 from kdfm_cloud.gateway.server import running_gateway
 from kdfm_cloud.store import AgentKey
 
+from ..uplink.runkit import wait_until
 from .kit import TrustKit, make_kit
 
 pytestmark = [pytest.mark.vault, pytest.mark.slow]
 
 TTL = "45s"
 """Vault back-dates certificates by 30 s, so they live 75 s and renew 20 s after issue."""
-
-
-async def until(condition: Callable[[], object], seconds: float, what: str) -> None:
-    """Poll `condition` on the loop (other tasks keep running) until it holds."""
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {seconds:.0f} s waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 def _serial(state: Path) -> int:
@@ -56,7 +47,7 @@ async def enrolled_agent(kit: TrustKit, state: Path) -> AsyncIterator[Runner]:
         stop = asyncio.Event()
         task = asyncio.create_task(runner.run(stop))
         try:
-            await until(lambda: runner.polls > 0 or task.done(), 60, "the first poll")
+            await wait_until(lambda: runner.polls > 0 or task.done(), 60, "the first poll")
             yield runner
         finally:
             stop.set()
@@ -64,9 +55,9 @@ async def enrolled_agent(kit: TrustKit, state: Path) -> AsyncIterator[Runner]:
 
 
 async def _renewed(runner: Runner, state: Path, first: int) -> None:
-    await until(lambda: _serial(state) != first, 120, "a renewed certificate")
+    await wait_until(lambda: _serial(state) != first, 120, "a renewed certificate")
     polls = runner.polls
-    await until(lambda: runner.polls > polls + 1, 60, "polls with the renewed certificate")
+    await wait_until(lambda: runner.polls > polls + 1, 60, "polls with the renewed certificate")
 
 
 async def test_the_running_agent_renews_before_expiry(tmp_path: Path, vault: Vault) -> None:
@@ -105,12 +96,12 @@ async def test_vault_down_at_renewal_then_back(tmp_path: Path, openbao_server: O
             first, due = loaded.certificate.serial_number, identity.renewal_time(
                 loaded.certificate)
             await asyncio.to_thread(openbao_server.stop)
-            await until(lambda: "certificate renewal failed" in caplog.text, 90,
+            await wait_until(lambda: "certificate renewal failed" in caplog.text, 90,
                         "a failed renewal while Vault is down")
             assert datetime.now(UTC) > due
             # The agent keeps working on its current certificate meanwhile.
             polls = runner.polls
-            await until(lambda: runner.polls > polls + 2, 60, "polls while Vault is down")
+            await wait_until(lambda: runner.polls > polls + 2, 60, "polls while Vault is down")
             assert _serial(state) == first
             assert "UNAVAILABLE" in caplog.text
             await asyncio.to_thread(openbao_server.start)

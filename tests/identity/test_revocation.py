@@ -25,8 +25,8 @@ from kdfm_cloud.nudge import NUDGER_PUBLISH, NudgePublisher
 from kdfm_cloud.settings import MqttSettings
 from kdfm_cloud.store import AgentKey
 
+from ..uplink.runkit import wait_until
 from .kit import make_kit
-from .test_renewal import until
 
 pytestmark = [pytest.mark.vault, pytest.mark.mqtt, pytest.mark.e2e]
 
@@ -90,9 +90,9 @@ async def test_a_revoked_agent_is_refused_on_grpc_and_mqtt(
                                          tls) as client, listener, publisher:
                     await client.poll()
                     # The broker knows the agent by its certificate: its own nudges arrive.
-                    await until(listener.subscribed.is_set, 60, "the nudge subscription")
+                    await wait_until(listener.subscribed.is_set, 60, "the nudge subscription")
                     await publisher.nudge(agent)
-                    await until(lambda: nudges, 60, "a nudge over the certificate login")
+                    await wait_until(lambda: nudges, 60, "a nudge over the certificate login")
 
                     revoked = await asyncio.to_thread(_cloud_cli, "agent", "revoke",
                                                       record.agent_id, "--config", str(config))
@@ -102,7 +102,7 @@ async def test_a_revoked_agent_is_refused_on_grpc_and_mqtt(
                     with pytest.raises(GatewayRefusedError, match="revoked"):
                         await client.poll()
                     # MQTT: dropped; a reconnect (still a valid TLS client) gets no topic.
-                    await until(lambda: "refused the subscription" in caplog.text, 60,
+                    await wait_until(lambda: "refused the subscription" in caplog.text, 60,
                                 "the broker refusing the revoked agent's subscription")
                     assert not listener.subscribed.is_set()
             serials = kit.repository.trust.serials(agent)

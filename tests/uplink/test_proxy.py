@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 import uuid
 from collections.abc import Callable
 from dataclasses import replace
@@ -291,13 +290,6 @@ def _listener(broker: Broker, accounts: NudgeAccounts, agent_key: AgentKey,
                          ca_file=str(broker.ca_cert), on_nudge=on_nudge, proxy=proxy)
 
 
-async def _until(condition: Callable[[], Any], what: str) -> None:
-    deadline = time.monotonic() + 60
-    while not condition():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.mqtt
 def test_proxy_credentials_from_the_url(tmp_path: Path, mosquitto: Broker,
                                         clean_proxy_environment: pytest.MonkeyPatch) -> None:
@@ -309,14 +301,14 @@ def test_proxy_credentials_from_the_url(tmp_path: Path, mosquitto: Broker,
         async def main() -> None:
             without = _listener(mosquitto, accounts, agent_key, lambda: None, proxy.url())
             async with without:
-                await _until(lambda: without.last_error, "the refused tunnel")
+                await wait_until(lambda: without.last_error, 60, "the refused tunnel")
             assert f"proxy {proxy.url()} refused CONNECT" in without.last_error
             assert "407" in without.last_error and "user name and password" in without.last_error
 
             wrong = _listener(mosquitto, accounts, agent_key, lambda: None,
                               proxy.url("site-agent:wrong"))
             async with wrong:
-                await _until(lambda: wrong.last_error, "the refused credentials")
+                await wait_until(lambda: wrong.last_error, 60, "the refused credentials")
             assert "did not accept the user name and password" in wrong.last_error
             assert "wrong" not in wrong.last_error
 
@@ -346,7 +338,7 @@ def test_a_proxy_that_is_down_is_retried_until_it_is_back(
             listener = _listener(mosquitto, accounts, agent_key, lambda: None, url, transport)
             with contextlib.ExitStack() as proxy:
                 async with listener:
-                    await _until(lambda: listener.last_error, "the failed attempt")
+                    await wait_until(lambda: listener.last_error, 60, "the failed attempt")
                     assert f"proxy {url} (from gateway.proxy) is unreachable" in \
                         listener.last_error
                     running = proxy.enter_context(tinyproxy(tmp_path / "proxy", [broker_port],
@@ -378,7 +370,7 @@ def test_no_proxy_sends_the_broker_direct(tmp_path: Path, mosquitto: Broker,
             proxied = _listener(mosquitto, accounts, agent_key, lambda: None)
             assert proxied.proxy is not None and proxied.proxy.source == "https_proxy"
             async with proxied:
-                await _until(lambda: proxied.last_error, "the failed attempt")
+                await wait_until(lambda: proxied.last_error, 60, "the failed attempt")
             assert "(from https_proxy) is unreachable" in proxied.last_error
 
         asyncio.run(main())

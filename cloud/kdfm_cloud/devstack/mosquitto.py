@@ -40,6 +40,7 @@ from kdfm_cloud.devstack.processes import (
     stop_pid_file,
     wait_until,
     write_pid_file,
+    write_secret_file,
 )
 from kdfm_cloud.devstack.tls import ServerTls, make_server_tls
 
@@ -139,10 +140,17 @@ class Broker:
             self.ctrl(f"delete{kind}", name)
             self.ctrl(f"create{kind}", name, *options)
 
-    def remove_client(self, username: str) -> None:
-        """Delete a client and its role; its open connections are dropped by the broker."""
-        self.ctrl("deleteClient", username)
-        self.ctrl("deleteRole", _role_name(username))
+    def remove_client(self, username: str, *, missing_ok: bool = False) -> None:
+        """Delete a client and its role; its open connections are dropped by the broker.
+
+        With `missing_ok`, a client or role that does not exist (any more) is no error.
+        """
+        for command in (("deleteClient", username), ("deleteRole", _role_name(username))):
+            try:
+                self.ctrl(*command)
+            except CommandError as err:
+                if not (missing_ok and "not found" in str(err).lower()):
+                    raise
 
     def ctrl(self, *command: str) -> str:
         """Run one `mosquitto_ctrl dynsec` command as the admin; raise CommandError on failure."""
@@ -303,9 +311,7 @@ def _dynsec_state(ctrl: str, admin_user: str, work_dir: Path) -> str:
                           timeout=30)
     if init.returncode != 0:
         raise StartupError(f"mosquitto_ctrl dynsec init failed: {init.stdout}{init.stderr}")
-    password_file.touch(mode=0o600)
-    password_file.chmod(0o600)
-    password_file.write_text(admin_password + "\n")
+    write_secret_file(password_file, admin_password)
     return admin_password
 
 

@@ -69,6 +69,15 @@ def _kind_name(kind: int) -> str:
     return "UDP" if kind == socket.SOCK_DGRAM else "TCP"
 
 
+def write_secret_file(path: Path, secret: str) -> Path:
+    """Write `secret` and a newline to `path`, readable by its owner only (0600); the path."""
+    # The mode before the secret: the file is never readable by others, not even briefly.
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(secret + "\n")
+    return path
+
+
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     """The last `lines` lines of a log file, or a note that there is none."""
     try:

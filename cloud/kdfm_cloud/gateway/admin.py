@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import UTC
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import grpc
-from cryptography import x509
-from google.protobuf.message import DecodeError, Message
 from kdfm_proto.v1 import admin_pb2
 
 from kdfm_cloud import identity
 from kdfm_cloud.agentbroker import AgentBroker
 from kdfm_cloud.agentpki import AgentSigner
 from kdfm_cloud.errors import CloudError, IdentityError
+from kdfm_cloud.gateway import rpc
 from kdfm_cloud.settings import GatewaySettings
 from kdfm_cloud.store import AgentKey, Repository
 from kdfm_cloud.store.trust import TenantUsage
@@ -41,13 +40,6 @@ from kdfm_cloud.tenants import (
 log = logging.getLogger(__name__)
 
 SERVICE = "kdfm.v1.TenantAdmin"
-_M = TypeVar("_M", bound=Message)
-_Context = grpc.aio.ServicerContext[Any, Any]
-
-
-async def _abort(context: _Context, code: grpc.StatusCode, message: str) -> NoReturn:
-    await context.abort(code, message)
-    raise AssertionError("context.abort returned")  # grpc raises; this satisfies the type
 
 
 def record(row: TenantRow, usage: TenantUsage) -> admin_pb2.TenantRecord:
@@ -111,54 +103,38 @@ class TenantAdminServicer:
 
     def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The generic handler to add to a grpc.aio server."""
-        def method(func: Any, response: type[Message]) -> grpc.RpcMethodHandler[Any, Any]:
-            return grpc.unary_unary_rpc_method_handler(
-                func, request_deserializer=None, response_serializer=response.SerializeToString)
-
-        return grpc.method_handlers_generic_handler(SERVICE, {
-            "ApplyTenant": method(self.apply_tenant, admin_pb2.TenantRecord),
-            "RetireTenant": method(self.retire_tenant, admin_pb2.RetireTenantResponse),
+        return rpc.handler(SERVICE, {
+            "ApplyTenant": (self.apply_tenant, admin_pb2.TenantRecord),
+            "RetireTenant": (self.retire_tenant, admin_pb2.RetireTenantResponse),
         })
 
-    async def _operator(self, context: _Context) -> str:
-        certificates = list(context.auth_context().get("x509_pem_cert", ()))
-        if not certificates:
-            await _abort(context, grpc.StatusCode.UNAUTHENTICATED,
-                         "no client certificate: the admin API needs mutual TLS")
+    async def _operator(self, context: rpc.Context) -> str:
+        pem = await rpc.client_pem(context, "the admin API")
         try:
-            name = identity.operator_from_certificate(
-                x509.load_pem_x509_certificate(certificates[0]))
+            name = identity.operator_from_certificate(identity.load_client_certificate(pem))
         except (IdentityError, ValueError) as err:
             log.warning("admin call from %s refused: %s", context.peer(), err)
-            await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+            await rpc.abort(context, grpc.StatusCode.PERMISSION_DENIED,
                          f"the admin API is for operators only: {err}")
         if name not in self._allowed:
             log.warning("admin call by operator %r refused: not in gateway.admin_identities", name)
-            await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+            await rpc.abort(context, grpc.StatusCode.PERMISSION_DENIED,
                          f"operator {name!r} is not listed in gateway.admin_identities")
         return name
 
-    @staticmethod
-    async def _parse(message: type[_M], data: bytes, context: _Context) -> _M:
-        try:
-            return message.FromString(data)
-        except DecodeError as err:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
-                         f"request is not a valid {message.DESCRIPTOR.full_name}: {err}")
-
-    async def apply_tenant(self, data: bytes, context: _Context) -> admin_pb2.TenantRecord:
+    async def apply_tenant(self, data: bytes, context: rpc.Context) -> admin_pb2.TenantRecord:
         operator = await self._operator(context)
-        request = await self._parse(admin_pb2.ApplyTenantRequest, data, context)
+        request = await rpc.parse(admin_pb2.ApplyTenantRequest, data, context)
         trust = self._repository.trust
         try:
             row = await asyncio.to_thread(trust.apply_tenant, spec_of(request))
         except (RegionChangeError, RetiredTenantError) as err:
             # The same request will be refused again: the operator reports it, no retry.
-            await _abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(err))
+            await rpc.abort(context, grpc.StatusCode.FAILED_PRECONDITION, str(err))
         except TenantFieldError as err:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{err.field}: {err}")
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{err.field}: {err}")
         except (TrustError, ValueError, OverflowError) as err:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
         usage = await asyncio.to_thread(trust.usage, row.tenant)
         log.info("operator %s applied tenant %s (%s, agreement %s, max_agents %s, "
                  "max_devices %s)", operator, row.tenant, row.region,
@@ -166,17 +142,17 @@ class TenantAdminServicer:
                  row.max_agents, row.max_devices)
         return record(row, usage)
 
-    async def retire_tenant(self, data: bytes, context: _Context
+    async def retire_tenant(self, data: bytes, context: rpc.Context
                             ) -> admin_pb2.RetireTenantResponse:
         operator = await self._operator(context)
-        request = await self._parse(admin_pb2.RetireTenantRequest, data, context)
+        request = await rpc.parse(admin_pb2.RetireTenantRequest, data, context)
         trust = self._repository.trust
         try:
             identity.check_name("tenant", request.tenant)
         except IdentityError as err:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"tenant: {err}")
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"tenant: {err}")
         if await asyncio.to_thread(trust.tenant, request.tenant) is None:
-            await _abort(context, grpc.StatusCode.NOT_FOUND, f"no tenant {request.tenant!r}")
+            await rpc.abort(context, grpc.StatusCode.NOT_FOUND, f"no tenant {request.tenant!r}")
         # The store first: the gateway checks it on every call, so the tenant's agents and
         # codes are refused from here on whatever happens to Vault and the broker.
         retired = await asyncio.to_thread(trust.retire_tenant, request.tenant)

@@ -146,22 +146,23 @@ async def running_gateway(settings: GatewaySettings, repository: Repository, *,
         ("grpc.max_connection_idle_ms", 15 * 60 * 1000),
     ]
     server = grpc.aio.server(options=options)
-    servicer = GatewayServicer(repository, settings, signer=signer, broker=broker)
+    port = server.add_secure_port(settings.listen, server_credentials(settings))
+    if port == 0:
+        raise ConfigError(f"gateway cannot listen on {settings.listen}")
+    # Told to enrolled agents: the configured address, else the mutual-TLS port as bound.
+    advertise = settings.enroll.advertise or f"{settings.listen.rsplit(':', 1)[0]}:{port}"
+    servicer = GatewayServicer(repository, settings, advertise=advertise, signer=signer,
+                               broker=broker)
     server.add_generic_rpc_handlers((servicer.handler(),))
     # The operator's TenantAdmin: the same mutual-TLS port, operator certificates only.
     admin = TenantAdminServicer(repository, settings, signer=signer, broker=broker)
     server.add_generic_rpc_handlers((admin.handler(),))
-    port = server.add_secure_port(settings.listen, server_credentials(settings))
-    if port == 0:
-        raise ConfigError(f"gateway cannot listen on {settings.listen}")
     enroll_port = None
     if settings.enroll.listen:
         enroll_port = server.add_secure_port(
             settings.enroll.listen, CertificateFiles(settings.tls, client_ca=False).credentials())
         if enroll_port == 0:
             raise ConfigError(f"gateway cannot listen on {settings.enroll.listen} (enrolment)")
-    if not settings.enroll.advertise:
-        servicer.advertise = f"{settings.listen.rsplit(':', 1)[0]}:{port}"
     await server.start()
     for path, bound in ((settings.port_file, port), (settings.enroll.port_file, enroll_port)):
         if path and bound is not None:

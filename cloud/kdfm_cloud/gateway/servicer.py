@@ -1,5 +1,5 @@
-"""What each AgentGateway call does. Requests arrive as bytes and are parsed here, so that a
-malformed message is answered INVALID_ARGUMENT (grpc's own deserializer would say INTERNAL).
+"""What each AgentGateway call does. Requests arrive as bytes and are parsed here
+(kdfm_cloud.gateway.rpc), so that a malformed message is answered INVALID_ARGUMENT.
 
 Who calls is decided by the client certificate alone (kdfm_cloud.identity); the AgentRef in
 a request must name that same agent or the call is refused before anything is stored.
@@ -14,17 +14,16 @@ import secrets
 from concurrent.futures import Executor, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any
 
 import grpc
-from cryptography import x509
-from google.protobuf.message import DecodeError, Message
 from kdfm_proto.v1 import gateway_pb2
 
 from kdfm_cloud import identity
 from kdfm_cloud.agentbroker import AgentBroker, BrokerAdminError
 from kdfm_cloud.agentpki import AgentSigner, CsrError, check_csr
 from kdfm_cloud.errors import IdentityError
+from kdfm_cloud.gateway import rpc
 from kdfm_cloud.gateway.validate import rejection
 from kdfm_cloud.settings import GatewaySettings
 from kdfm_cloud.store import AgentKey, Repository, TaskLease
@@ -39,7 +38,6 @@ from kdfm_cloud.vaultpki import (
 log = logging.getLogger(__name__)
 
 SERVICE = "kdfm.v1.AgentGateway"
-_M = TypeVar("_M", bound=Message)
 ACTIVATION_REFUSED = "activation refused"
 """The one answer to every refused code: unknown, expired, burned, used and wrong-tenant alike."""
 _OUTCOMES = {
@@ -49,24 +47,17 @@ _OUTCOMES = {
 }
 
 
-async def _abort(context: grpc.aio.ServicerContext[Any, Any], code: grpc.StatusCode,
-                 message: str) -> NoReturn:
-    await context.abort(code, message)
-    raise AssertionError("context.abort returned")  # grpc raises; this satisfies the type
-
-
 class GatewayServicer:
     """The AgentGateway calls on a repository. Store calls run in worker threads."""
 
     def __init__(self, repository: Repository, settings: GatewaySettings, *,
-                 signer: AgentSigner | None = None, broker: AgentBroker | None = None,
-                 advertise: str = "") -> None:
+                 advertise: str, signer: AgentSigner | None = None,
+                 broker: AgentBroker | None = None) -> None:
         self._repository = repository
         self._settings = settings
         self._signer = signer
         self._broker = broker
-        self.advertise = advertise or settings.enroll.advertise or settings.listen
-        """The mutual-TLS address told to enrolled agents (set once the port is bound)."""
+        self._advertise = advertise
         enroll = settings.enroll
         self._limits = EnrollLimits(per_code=enroll.max_failures_per_code,
                                     per_source=enroll.max_failures_per_source,
@@ -90,29 +81,15 @@ class GatewayServicer:
 
     def handler(self) -> grpc.GenericRpcHandler[Any, Any]:
         """The generic handler to add to a grpc.aio server."""
-        def method(func: Any, response: type[Message]) -> grpc.RpcMethodHandler[Any, Any]:
-            return grpc.unary_unary_rpc_method_handler(
-                func, request_deserializer=None, response_serializer=response.SerializeToString)
-
-        return grpc.method_handlers_generic_handler(SERVICE, {
-            "Enroll": method(self.enroll, gateway_pb2.EnrollResponse),
-            "Poll": method(self.poll, gateway_pb2.PollResponse),
-            "UploadReadings": method(self.upload_readings, gateway_pb2.UploadReadingsResponse),
-            "ReportTaskResult": method(self.report_task_result,
-                                       gateway_pb2.ReportTaskResultResponse),
-            "RenewCertificate": method(self.renew_certificate, gateway_pb2.EnrollResponse),
+        return rpc.handler(SERVICE, {
+            "Enroll": (self.enroll, gateway_pb2.EnrollResponse),
+            "Poll": (self.poll, gateway_pb2.PollResponse),
+            "UploadReadings": (self.upload_readings, gateway_pb2.UploadReadingsResponse),
+            "ReportTaskResult": (self.report_task_result, gateway_pb2.ReportTaskResultResponse),
+            "RenewCertificate": (self.renew_certificate, gateway_pb2.EnrollResponse),
         })
 
     # -- plumbing -------------------------------------------------------------------------
-
-    @staticmethod
-    async def _parse(message: type[_M], data: bytes,
-                     context: grpc.aio.ServicerContext[Any, Any]) -> _M:
-        try:
-            return message.FromString(data)
-        except DecodeError as err:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
-                         f"request is not a valid {message.DESCRIPTOR.full_name}: {err}")
 
     async def _caller(self, context: grpc.aio.ServicerContext[Any, Any],
                       ref: gateway_pb2.AgentRef, executor: Executor | None = None) -> AgentKey:
@@ -120,25 +97,23 @@ class GatewayServicer:
 
         `executor` runs the revocation check (None: asyncio's default executor).
         """
-        certificates = list(context.auth_context().get("x509_pem_cert", ()))
-        if not certificates:
-            await _abort(context, grpc.StatusCode.UNAUTHENTICATED,
-                         "no client certificate: the gateway needs mutual TLS")
+        pem = await rpc.client_pem(context, "the gateway")
         try:
-            agent = identity.agent_from_pem(certificates[0])
+            certificate = identity.load_client_certificate(pem)
+            agent = identity.agent_from_certificate(certificate)
         except IdentityError as err:
-            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, str(err))
-        serial = vault_serial(x509.load_pem_x509_certificate(certificates[0]).serial_number)
+            await rpc.abort(context, grpc.StatusCode.UNAUTHENTICATED, str(err))
+        serial = vault_serial(certificate.serial_number)
         refusal = await asyncio.get_running_loop().run_in_executor(
             executor, self._repository.trust.refusal, agent, serial)
         if refusal is not None:
             log.warning("agent %s/%s refused: %s", agent.tenant, agent.agent_id, refusal)
-            await _abort(context, grpc.StatusCode.UNAUTHENTICATED,
+            await rpc.abort(context, grpc.StatusCode.UNAUTHENTICATED,
                          f"client certificate refused: {refusal}")
         if (ref.tenant, ref.agent_id) != (agent.tenant, agent.agent_id):
             log.warning("agent %s/%s sent AgentRef %s/%s: refused", agent.tenant,
                         agent.agent_id, ref.tenant, ref.agent_id)
-            await _abort(context, grpc.StatusCode.PERMISSION_DENIED,
+            await rpc.abort(context, grpc.StatusCode.PERMISSION_DENIED,
                          f"AgentRef {ref.tenant!r}/{ref.agent_id!r} does not match the client "
                          f"certificate ({agent.tenant!r}/{agent.agent_id!r})")
         return agent
@@ -148,13 +123,13 @@ class GatewayServicer:
     async def enroll(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
                      ) -> gateway_pb2.EnrollResponse:
         if self._signer is None:
-            await _abort(context, grpc.StatusCode.UNIMPLEMENTED,
+            await rpc.abort(context, grpc.StatusCode.UNIMPLEMENTED,
                          "enrolment is not configured on this gateway (vault.addr)")
-        request = await self._parse(gateway_pb2.EnrollRequest, data, context)
+        request = await rpc.parse(gateway_pb2.EnrollRequest, data, context)
         try:
             check_csr(request.csr_pem)
         except CsrError as err:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
         trust = self._repository.trust
         source = _source_address(context.peer())
         claim = await asyncio.to_thread(trust.claim_code, request.activation_code, source,
@@ -163,11 +138,11 @@ class GatewayServicer:
             # Said plainly: the code is good and stays good; RESOURCE_EXHAUSTED is not counted
             # toward the agent's activation lockout.
             log.warning("enrolment from %s refused: %s", source, claim.quota_refusal)
-            await _abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, claim.quota_refusal)
+            await rpc.abort(context, grpc.StatusCode.RESOURCE_EXHAUSTED, claim.quota_refusal)
         if claim.tenant is None or claim.code_id is None:
             # The reason goes to our log only; the caller learns nothing about the code.
             log.warning("enrolment from %s refused: %s", source, claim.why)
-            await _abort(context, grpc.StatusCode.UNAUTHENTICATED, ACTIVATION_REFUSED)
+            await rpc.abort(context, grpc.StatusCode.UNAUTHENTICATED, ACTIVATION_REFUSED)
         agent = AgentKey(claim.tenant, f"agent-{secrets.token_hex(8)}")
         signed = await self._sign(agent, request.csr_pem, context, release=claim.code_id)
         await asyncio.to_thread(trust.enrolled, claim.code_id, agent, request.hostname,
@@ -186,15 +161,15 @@ class GatewayServicer:
 
     async def renew_certificate(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
                                 ) -> gateway_pb2.EnrollResponse:
-        request = await self._parse(gateway_pb2.RenewCertificateRequest, data, context)
+        request = await rpc.parse(gateway_pb2.RenewCertificateRequest, data, context)
         agent = await self._caller(context, request.agent)
         if self._signer is None:
-            await _abort(context, grpc.StatusCode.UNIMPLEMENTED,
+            await rpc.abort(context, grpc.StatusCode.UNIMPLEMENTED,
                          "renewal is not configured on this gateway (vault.addr)")
         try:
             check_csr(request.csr_pem)
         except CsrError as err:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(err))
         signed = await self._sign(agent, request.csr_pem, context)
         await asyncio.to_thread(self._repository.trust.certificate_issued, agent, signed.serial,
                                 signed.not_after)
@@ -213,9 +188,9 @@ class GatewayServicer:
                 await asyncio.to_thread(self._repository.trust.release_code, release)
             log.error("signing for agent %s/%s failed: %s", agent.tenant, agent.agent_id, err)
             if isinstance(err, PkiUnavailableError):
-                await _abort(context, grpc.StatusCode.UNAVAILABLE,
+                await rpc.abort(context, grpc.StatusCode.UNAVAILABLE,
                              "the certificate authority is unavailable; try again later")
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                          "the certificate authority refused to sign this request")
 
     async def _answer(self, agent: AgentKey, signed: SignedCertificate
@@ -223,7 +198,7 @@ class GatewayServicer:
         response = gateway_pb2.EnrollResponse(
             agent=gateway_pb2.AgentRef(tenant=agent.tenant, agent_id=agent.agent_id),
             certificate_pem=signed.certificate_pem, chain_pem=signed.chain_pem,
-            ca_bundle_pem=await self._bundle(), gateway=self.advertise)
+            ca_bundle_pem=await self._bundle(), gateway=self._advertise)
         response.not_after.FromDatetime(signed.not_after.astimezone(UTC).replace(tzinfo=None))
         return response
 
@@ -235,7 +210,7 @@ class GatewayServicer:
 
     async def poll(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
                    ) -> gateway_pb2.PollResponse:
-        request = await self._parse(gateway_pb2.PollRequest, data, context)
+        request = await rpc.parse(gateway_pb2.PollRequest, data, context)
         agent = await self._caller(context, request.agent)
         await asyncio.to_thread(self._repository.record_poll, agent, request.agent_version,
                                 request.spooled_readings)
@@ -251,13 +226,13 @@ class GatewayServicer:
 
     async def upload_readings(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
                               ) -> gateway_pb2.UploadReadingsResponse:
-        request = await self._parse(gateway_pb2.UploadReadingsRequest, data, context)
+        request = await rpc.parse(gateway_pb2.UploadReadingsRequest, data, context)
         # The check on the uploads' thread too: on SQLite it would otherwise wait for the
         # database behind the upload being stored, and leave that thread idle afterwards.
         agent = await self._caller(context, request.agent, self._uploads)
         limit = self._settings.max_readings_per_upload
         if len(request.readings) > limit:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                          f"{len(request.readings)} readings in one upload; at most {limit}")
         response = gateway_pb2.UploadReadingsResponse()
         valid = []
@@ -284,16 +259,16 @@ class GatewayServicer:
 
     async def report_task_result(self, data: bytes, context: grpc.aio.ServicerContext[Any, Any]
                                  ) -> gateway_pb2.ReportTaskResultResponse:
-        request = await self._parse(gateway_pb2.ReportTaskResultRequest, data, context)
+        request = await rpc.parse(gateway_pb2.ReportTaskResultRequest, data, context)
         agent = await self._caller(context, request.agent)
         outcome = _OUTCOMES.get(request.outcome)
         if outcome is None:
-            await _abort(context, grpc.StatusCode.INVALID_ARGUMENT,
+            await rpc.abort(context, grpc.StatusCode.INVALID_ARGUMENT,
                          "task outcome must be SUCCEEDED, FAILED or REJECTED")
         found = await asyncio.to_thread(self._repository.finish_task, agent, request.task_id,
                                         outcome, request.message)
         if not found:
-            await _abort(context, grpc.StatusCode.NOT_FOUND,
+            await rpc.abort(context, grpc.StatusCode.NOT_FOUND,
                          f"agent {agent.agent_id!r} has no task {request.task_id!r}")
         return gateway_pb2.ReportTaskResultResponse()
 

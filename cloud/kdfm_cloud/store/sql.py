@@ -37,11 +37,6 @@ __all__ = ["SqlRepository", "device_key", "supply_state_name"]
 _FINAL_STATES = {"succeeded", "failed", "rejected"}
 
 
-def _utc(value: datetime) -> datetime:
-    # SQLite hands timestamps back naive; everything stored is UTC.
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 class SqlRepository:
     """The Repository on an SQLAlchemy engine (see kdfm_cloud.store.engines)."""
 
@@ -92,6 +87,7 @@ class SqlRepository:
             self._ensure_agent(conn, agent, now)
             conn.execute(tables.agents.update().where(*self._agent_is(agent)).values(
                 agent_version=agent_version, last_poll_at=now, spooled_readings=spooled))
+        self._known_agents.add(agent)  # after the commit: a rollback takes the rows along
 
     @staticmethod
     def _agent_is(agent: AgentKey) -> tuple[sa.ColumnElement[bool], ...]:
@@ -128,6 +124,7 @@ class SqlRepository:
                 task_id=queued.task_id, tenant=agent.tenant, agent_id=agent.agent_id,
                 created_at=queued.created_at.ToDatetime(tzinfo=UTC),
                 task_pb=queued.SerializeToString(), state="queued"))
+        self._known_agents.add(agent)
         return queued
 
     def take_tasks(self, agent: AgentKey, limit: int,
@@ -185,9 +182,9 @@ class SqlRepository:
             rows = conn.execute(query).all()
         return [TaskRow(tenant=r.tenant, agent_id=r.agent_id, task_id=r.task_id,
                         kind=gateway_pb2.Task.FromString(r.task_pb).WhichOneof("kind") or "none",
-                        state=r.state, created_at=_utc(r.created_at),
-                        delivered_at=None if r.delivered_at is None else _utc(r.delivered_at),
-                        finished_at=None if r.finished_at is None else _utc(r.finished_at),
+                        state=r.state, created_at=tables.utc(r.created_at),
+                        delivered_at=tables.utc(r.delivered_at),
+                        finished_at=tables.utc(r.finished_at),
                         deliveries=r.deliveries, message=r.message) for r in rows]
 
     def set_config(self, agent: AgentKey, config: gateway_pb2.AgentConfig) -> int:
@@ -201,6 +198,7 @@ class SqlRepository:
             stored.version = version
             conn.execute(a.update().where(*self._agent_is(agent)).values(
                 config_version=version, config_pb=stored.SerializeToString()))
+        self._known_agents.add(agent)
         return version
 
     def config_if_changed(self, agent: AgentKey,
@@ -225,7 +223,7 @@ class SqlRepository:
         return [DeviceRow(tenant=r.tenant, device_id=r.id, serial_number=r.serial_number,
                           mac_address=r.mac_address, vendor=r.vendor, model=r.model,
                           address=r.address, target=r.target, agent_id=r.agent_id,
-                          first_seen=_utc(r.first_seen), last_seen=_utc(r.last_seen))
+                          first_seen=tables.utc(r.first_seen), last_seen=tables.utc(r.last_seen))
                 for r in rows]
 
     def readings(self, tenant: str | None = None, limit: int = 100) -> list[ReadingRow]:
@@ -238,7 +236,8 @@ class SqlRepository:
             rows = conn.execute(query).all()
         return [ReadingRow(tenant=x.tenant, reading_id=x.reading_id, agent_id=x.agent_id,
                            device_id=x.device_id, serial_number=x.serial_number,
-                           collected_at=_utc(x.collected_at), received_at=_utc(x.received_at))
+                           collected_at=tables.utc(x.collected_at),
+                           received_at=tables.utc(x.received_at))
                 for x in rows]
 
     def reading_body(self, tenant: str, reading_id: str) -> reading_pb2.Reading | None:
@@ -278,7 +277,7 @@ class SqlRepository:
                           colorant=x.colorant, part_number=x.part_number,
                           cartridge_serial=x.cartridge_serial, vendor_state=x.vendor_state,
                           state=x.state, percent=x.percent,
-                          collected_at=_utc(x.collected_at)) for x in rows]
+                          collected_at=tables.utc(x.collected_at)) for x in rows]
 
     def alerts(self, tenant: str | None = None) -> list[AlertRow]:
         a, r, d = tables.alerts, tables.readings, tables.devices
@@ -293,6 +292,6 @@ class SqlRepository:
         return [AlertRow(tenant=x.tenant, device_id=x.device_id, serial_number=x.serial_number,
                          model=x.model, index=x.idx, severity=x.severity, code=x.code,
                          group=x.alert_group, description=x.description,
-                         collected_at=_utc(x.collected_at)) for x in rows]
+                         collected_at=tables.utc(x.collected_at)) for x in rows]
 
 

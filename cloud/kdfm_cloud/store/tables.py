@@ -5,9 +5,26 @@ Keep this in step with the newest migration under store/migrations/versions.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import overload
+
 import sqlalchemy as sa
 
 metadata = sa.MetaData()
+
+
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
+def utc(value: datetime | None) -> datetime | None:
+    """A timestamp read from these tables, aware and in UTC (None stays None).
+
+    SQLite hands timestamps back naive; everything stored is UTC.
+    """
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 tenants = sa.Table(
     "tenants", metadata,

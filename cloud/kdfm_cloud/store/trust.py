@@ -30,14 +30,8 @@ from kdfm_cloud.tenants import (
 )
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def _must(value: datetime | None) -> datetime:
-    stamped = _utc(value)
+    stamped = tables.utc(value)
     if stamped is None:
         raise TrustError("a required timestamp is missing in the store")
     return stamped
@@ -137,10 +131,10 @@ class TrustRepository:
     @staticmethod
     def _tenant_row(row: Any) -> TenantRow:
         return TenantRow(tenant=row.tenant, region=row.region, dpa_signed_by=row.dpa_signed_by,
-                         dpa_signed_at=_utc(row.dpa_signed_at),
+                         dpa_signed_at=tables.utc(row.dpa_signed_at),
                          created_at=_must(row.created_at), max_agents=row.max_agents,
                          max_devices=row.max_devices, dpa_document_ref=row.dpa_document_ref,
-                         retired_at=_utc(row.retired_at))
+                         retired_at=tables.utc(row.retired_at))
 
     def tenant(self, name: str) -> TenantRow | None:
         """The tenant, or None."""
@@ -211,13 +205,12 @@ class TrustRepository:
 
     def usage(self, name: str) -> TenantUsage:
         """How many agents (enrolled, not revoked) and devices the tenant has now."""
-        a, d = tables.agents, tables.devices
+        d = tables.devices
         with self._engine.connect() as conn:
-            agents = conn.scalar(sa.select(sa.func.count()).select_from(a).where(
-                a.c.tenant == name, a.c.enrolled_at.is_not(None), a.c.revoked_at.is_(None)))
+            agents = self._agents_active(conn, name)
             devices = conn.scalar(sa.select(sa.func.count()).select_from(d).where(
                 d.c.tenant == name))
-        return TenantUsage(agents=int(agents or 0), devices=int(devices or 0))
+        return TenantUsage(agents=agents, devices=int(devices or 0))
 
     def retire_tenant(self, name: str, now: datetime | None = None) -> Retirement:
         """Refuse the tenant for good: codes burned, agents revoked, retired_at set.
@@ -276,8 +269,8 @@ class TrustRepository:
             return None
         return CodeRow(code_id=row.code_id, tenant=row.tenant,
                        created_at=_must(row.created_at), expires_at=_must(row.expires_at),
-                       failures=row.failures, burned_at=_utc(row.burned_at),
-                       used_at=_utc(row.used_at), agent_id=row.agent_id)
+                       failures=row.failures, burned_at=tables.utc(row.burned_at),
+                       used_at=tables.utc(row.used_at), agent_id=row.agent_id)
 
     def source_failures(self, source: str) -> int:
         """Failed enrolments remembered for a source address."""
@@ -341,17 +334,22 @@ class TrustRepository:
         return Claim(row.code_id, row.tenant, "claimed")
 
     @staticmethod
-    def _agents_counted(conn: sa.Connection, tenant: str, now: datetime) -> int:
+    def _agents_active(conn: sa.Connection, tenant: str) -> int:
+        """Agents of the tenant that are enrolled and not revoked."""
+        a = tables.agents
+        return int(conn.scalar(sa.select(sa.func.count()).select_from(a).where(
+            a.c.tenant == tenant, a.c.enrolled_at.is_not(None), a.c.revoked_at.is_(None))) or 0)
+
+    @classmethod
+    def _agents_counted(cls, conn: sa.Connection, tenant: str, now: datetime) -> int:
         """Agents that use up the quota: enrolled and not revoked, plus enrolments under way
         (a code claimed in the last minutes whose certificate is being signed; older claims
         are enrolments a crashed gateway never finished)."""
-        a, c = tables.agents, tables.activation_codes
-        enrolled = conn.scalar(sa.select(sa.func.count()).select_from(a).where(
-            a.c.tenant == tenant, a.c.enrolled_at.is_not(None), a.c.revoked_at.is_(None)))
+        c = tables.activation_codes
         under_way = conn.scalar(sa.select(sa.func.count()).select_from(c).where(
             c.c.tenant == tenant, c.c.used_at > now - ENROLMENT_UNDER_WAY,
             c.c.agent_id.is_(None)))
-        return int(enrolled or 0) + int(under_way or 0)
+        return cls._agents_active(conn, tenant) + int(under_way or 0)
 
     def release_code(self, code_id: str) -> None:
         """Give a claimed code back (the enrolment failed on our side, not the agent's)."""
