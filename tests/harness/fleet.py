@@ -59,10 +59,12 @@ from kdfm_cloud.devstack.processes import Process, free_port, port_is_free, star
 
 from harness.snmpsim import (
     DEFAULT_V3_USERS,
-    PROBE_OID,
     RECORDING_SUFFIX,
     STARTUP_TIMEOUT,
     V3User,
+    answers,
+    communities_in,
+    net_snmp_get,
     responder_path,
 )
 
@@ -172,10 +174,7 @@ def fleet_addresses(count: int, first: str = FIRST_ADDRESS) -> tuple[str, ...]:
 
 def fleet_recordings(recordings_dir: Path) -> dict[str, tuple[str, ...]]:
     """Printer recording stem -> its extra context names, from the files in `recordings_dir`."""
-    if not recordings_dir.is_dir():
-        raise FileNotFoundError(f"recordings directory {recordings_dir} does not exist")
-    stems = sorted(p.name[: -len(RECORDING_SUFFIX)]
-                   for p in recordings_dir.glob(f"*{RECORDING_SUFFIX}"))
+    stems = communities_in(recordings_dir)
     printers = [stem for stem in stems if CONTEXT_SEPARATOR not in stem]
     contexts: dict[str, list[str]] = {stem: [] for stem in printers}
     for stem in stems:
@@ -267,22 +266,13 @@ def fleet_snmpget(
     output_options: str = "n",
 ) -> subprocess.CompletedProcess[str]:
     """Run net-snmp `snmpget` against one printer (v2c with `community`, v3 with `user`)."""
-    args = ["snmpget", f"-O{output_options}", "-t", str(timeout), "-r", str(retries)]
-    if user is not None:
-        args += user.net_snmp_args()
-        if context is not None:
-            args += ["-n", context]
-    else:
-        args += ["-v2c", "-c", community]
-    args += [device.endpoint(), oid]
-    return subprocess.run(args, capture_output=True, text=True,
-                          timeout=timeout * (retries + 2) + 10)
+    return net_snmp_get(device.endpoint(), oid, community=community, user=user, context=context,
+                        timeout=timeout, retries=retries, output_options=output_options)
 
 
 def device_answers(device: FleetDevice, community: str = COMMUNITY) -> bool:
     """Whether `device` answers a v2c GET of sysObjectID right now."""
-    result = fleet_snmpget(device, PROBE_OID, community=community, timeout=1, retries=0)
-    return result.returncode == 0 and PROBE_OID in result.stdout
+    return answers(device.endpoint(), community)
 
 
 def _wait_for_fleet(process: Process, devices: Sequence[FleetDevice], community: str,

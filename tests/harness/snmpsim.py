@@ -204,7 +204,6 @@ def responder_argv(
     port: int,
     cache_dir: Path,
     v3_users: Sequence[V3User],
-    extra_args: Sequence[str] = (),
 ) -> list[str]:
     """The command line of one snmpsim engine serving `data_dir` with `v3_users`."""
     # Options after --v3-engine-id configure that engine; the data dir and endpoint must
@@ -213,7 +212,6 @@ def responder_argv(
         str(responder_path()),
         "--log-level", "error",
         "--cache-dir", str(cache_dir),
-        *extra_args,
         "--v3-engine-id", "auto",
         "--data-dir", str(data_dir),
         "--agent-udpv4-endpoint", f"{host}:{port}",
@@ -234,25 +232,37 @@ def snmpget(
     retries: int = 1,
 ) -> subprocess.CompletedProcess[str]:
     """Run net-snmp `snmpget` against the site (v2c with `community`, v3 with `user`)."""
-    args = ["snmpget", "-On", "-t", str(timeout), "-r", str(retries)]
+    return net_snmp_get(site.endpoint(), oid, community=community or site.communities[0],
+                        user=user, context=context, timeout=timeout, retries=retries)
+
+
+def net_snmp_get(
+    endpoint: str,
+    oid: str,
+    *,
+    community: str,
+    user: V3User | None = None,
+    context: str | None = None,
+    timeout: float = 5.0,
+    retries: int = 1,
+    output_options: str = "n",
+) -> subprocess.CompletedProcess[str]:
+    """net-snmp `snmpget` of `oid` at "HOST:PORT" (v2c with `community`, v3 with `user`)."""
+    args = ["snmpget", f"-O{output_options}", "-t", str(timeout), "-r", str(retries)]
     if user is not None:
         args += user.net_snmp_args()
         if context is not None:
             args += ["-n", context]
     else:
-        args += ["-v2c", "-c", community or site.communities[0]]
-    args += [site.endpoint(), oid]
+        args += ["-v2c", "-c", community]
+    args += [endpoint, oid]
     return subprocess.run(args, capture_output=True, text=True,
                           timeout=timeout * (retries + 2) + 10)
 
 
-def _answers(host: str, port: int, community: str) -> bool:
-    # One raw SNMPv2c GET of sysObjectID via net-snmp; a reply means the indexes are built.
-    result = subprocess.run(
-        ["snmpget", "-On", "-v2c", "-c", community, "-t", "1", "-r", "0",
-         f"{host}:{port}", PROBE_OID],
-        capture_output=True, text=True, timeout=30,
-    )
+def answers(endpoint: str, community: str) -> bool:
+    """Whether "HOST:PORT" answers one v2c GET of sysObjectID right now (indexes built)."""
+    result = net_snmp_get(endpoint, PROBE_OID, community=community, timeout=1, retries=0)
     return result.returncode == 0 and PROBE_OID in result.stdout
 
 
@@ -263,7 +273,6 @@ def start_site(
     v3_users: Sequence[V3User] = DEFAULT_V3_USERS,
     host: str = "127.0.0.1",
     port: int = 0,
-    extra_args: Sequence[str] = (),
     timeout: float = STARTUP_TIMEOUT,
 ) -> tuple[Process, SnmpSite]:
     """Start snmpsim and wait until it answers a real GET; the caller stops the process.
@@ -280,11 +289,11 @@ def start_site(
     for attempt in range(attempts):
         chosen = port or free_port(host, kind=socket.SOCK_DGRAM)
         argv = responder_argv(data_dir, host=host, port=chosen, cache_dir=cache_dir,
-                              v3_users=v3_users, extra_args=extra_args)
+                              v3_users=v3_users)
         process = start_process("snmpsim", argv, log_path=work_dir / "snmpsim.log",
                                 env={"SNMPSIM_ALLOW_ROOT": "true"})
         try:
-            wait_until(functools.partial(_answers, host, chosen, communities[0]),
+            wait_until(functools.partial(answers, f"{host}:{chosen}", communities[0]),
                        timeout=timeout, what=f"snmpsim on {host}:{chosen}",
                        interval=0.5, alive=process.alive, log_path=process.log_path)
         except StartupError:
@@ -305,14 +314,11 @@ def running_site(
     data_dir: Path,
     *,
     v3_users: Sequence[V3User] = DEFAULT_V3_USERS,
-    port: int = 0,
-    extra_args: Sequence[str] = (),
     work_dir: Path | None = None,
 ) -> Iterator[SnmpSite]:
     """snmpsim serving every recording in `data_dir`, stopped on exit."""
     with tempfile.TemporaryDirectory(prefix="kdfm-snmpsim-") as tmp:
-        process, site = start_site(data_dir, work_dir=work_dir or Path(tmp), v3_users=v3_users,
-                                   port=port, extra_args=extra_args)
+        process, site = start_site(data_dir, work_dir=work_dir or Path(tmp), v3_users=v3_users)
         try:
             yield site
         finally:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.netns import Site
+from kdfm_agent.daemon import DaemonSettings, Health, health
 from roles.rolekit import SITE_PYTHON, PlaybookResult, run_playbook
 
 SiteFactory = Callable[[int], tuple[Site, ...]]
@@ -63,8 +64,4 @@ class Rollout:
 
     def running(self, name: str) -> bool:
         """Whether the agent of site `name` runs (its pid file names a live kdfm-agent)."""
-        pid_file = self.state_dir(name) / "kdfm-agent.pid"
-        if not pid_file.exists():
-            return False
-        cmdline = Path(f"/proc/{int(pid_file.read_text())}/cmdline")
-        return cmdline.exists() and b"kdfm_agent.cli" in cmdline.read_bytes()
+        return health(DaemonSettings(state_dir=self.state_dir(name)))[0] is Health.RUNNING

@@ -20,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from kdfm_agent.daemon import DaemonSettings, Health, health
+
 REPO = Path(__file__).resolve().parents[2]
 ROLE = REPO / "roles" / "dca_agent"
 VENV_BIN = Path(sys.executable).parent
@@ -145,16 +147,8 @@ def fail(args):
 def stop_agents(state_dirs: Sequence[Path]) -> None:
     """Kill agents the role left running under these state directories (test cleanup)."""
     for state_dir in state_dirs:
-        pid_file = state_dir / "kdfm-agent.pid"
-        try:
-            pid = int(pid_file.read_text().strip())
-        except (FileNotFoundError, ValueError):
-            continue
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
-        except FileNotFoundError:
-            continue
-        if b"kdfm_agent.cli" in cmdline:
+        state, pid = health(DaemonSettings(state_dir=state_dir))
+        if state is Health.RUNNING and pid is not None:
             os.kill(pid, signal.SIGKILL)
 
 

@@ -32,10 +32,6 @@ def rollout(tmp_path: Path, wheelhouses: Wheelhouses,
         stop_agents(plan.state_dirs())
 
 
-def _running(rollout: Rollout, name: str) -> bool:
-    return rollout.running(name)
-
-
 def test_sites_install_in_batches_and_rerun_changes_nothing(
         sites: SiteFactory, rollout: Rollout, wheelhouses: Wheelhouses) -> None:
     fleet = sites(3)
@@ -49,7 +45,7 @@ def test_sites_install_in_batches_and_rerun_changes_nothing(
         assert first.recap[site.name].changed > 0
         assert os.readlink(rollout.prefix(site.name) / "current") == \
             f"versions/{wheelhouses.base}"
-        assert _running(rollout, site.name), f"no agent runs for {site.name}"
+        assert rollout.running(site.name), f"no agent runs for {site.name}"
     second = rollout.deploy()
     assert second.returncode == 0, second.output[-6000:]
     assert all(second.recap[site.name].changed == 0 for site in fleet), second.output[-4000:]
@@ -66,7 +62,7 @@ def test_unreachable_site_stops_the_rollout_before_the_next_batch(
     result = rollout.deploy()
     assert result.returncode != 0
     assert f"{lost.name} is unreachable: the rollout stops here" in result.output
-    assert _running(rollout, good.name)
+    assert rollout.running(good.name)
     for untouched in (later_a, later_b):
         assert untouched.name not in result.recap or result.recap[untouched.name].ok == 0
         assert not rollout.prefix(untouched.name).exists(), f"{untouched.name} was touched"
