@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from kdfm_operator.clients.gateway import GatewayClient
 from kdfm_operator.clients.kube import Connection, KubeClient
 from kdfm_operator.clients.vault import VaultClient
+from kdfm_operator.errors import VaultTokenFileError, VaultTokenMissingError
 from kdfm_operator.settings import OperatorSettings
 
 
@@ -29,6 +30,8 @@ class OperatorContext:
     """Why the login failed for good (kopf then stops); None until that happens."""
     clock: Callable[[], datetime] = _utc_now
     broker_locks: dict[tuple[str, str], asyncio.Lock] = field(default_factory=dict)
+    ca_files: dict[str, str] = field(default_factory=dict)
+    """Vault CA bundle PEM -> the file written for it (hvac verifies against a file)."""
 
     def kube(self) -> KubeClient:
         """A client for the API server kopf logged in to."""
@@ -40,21 +43,46 @@ class OperatorContext:
         """A Vault client; a CA bundle from a Secret is written to a file because hvac wants one."""
         verify: bool | str = True
         if ca_pem:
+            verify = self._ca_file(ca_pem)
+        return VaultClient(address, token, timeout_s=self.settings.vault_timeout_s, verify=verify)
+
+    def _ca_file(self, ca_pem: str) -> str:
+        # One file per distinct bundle for the life of the context, not one per issuance: the
+        # few CA bundles in use are written once and reused by every later client.
+        path = self.ca_files.get(ca_pem)
+        if path is None or not os.path.exists(path):
             fd, path = tempfile.mkstemp(prefix="kdfm-vault-ca-", suffix=".pem")
             with os.fdopen(fd, "w") as handle:
                 handle.write(ca_pem)
-            verify = path
-        return VaultClient(address, token, timeout_s=self.settings.vault_timeout_s, verify=verify)
+            self.ca_files[ca_pem] = path
+        return path
 
     def operator_vault(self) -> VaultClient:
-        """The operator's own Vault client (tenant roles and policies)."""
+        """The operator's own Vault client (tenant roles and policies).
+
+        Raises VaultTokenFileError (retried) when the token file cannot be read or is empty,
+        VaultTokenMissingError when no token is configured at all.
+        """
         token_file = self.settings.vault_token_file
         if token_file is not None:
-            token = token_file.read_text(encoding="utf-8").strip()
+            try:
+                token = token_file.read_text(encoding="utf-8").strip()
+            except (OSError, UnicodeDecodeError) as err:
+                reason = getattr(err, "strerror", None) or type(err).__name__
+                raise VaultTokenFileError(
+                    f"the Vault token file {token_file} (KDFM_OPERATOR_VAULT_TOKEN_FILE) cannot "
+                    f"be read: {reason}"
+                ) from err
+            if not token:
+                raise VaultTokenFileError(
+                    f"the Vault token file {token_file} (KDFM_OPERATOR_VAULT_TOKEN_FILE) is empty"
+                )
         else:
             token = os.environ.get("VAULT_TOKEN", "")
-        if not token:
-            raise RuntimeError("no Vault token: set KDFM_OPERATOR_VAULT_TOKEN_FILE or VAULT_TOKEN")
+            if not token:
+                raise VaultTokenMissingError(
+                    "no Vault token: set KDFM_OPERATOR_VAULT_TOKEN_FILE or VAULT_TOKEN"
+                )
         return VaultClient(
             self.settings.vault_address, token, timeout_s=self.settings.vault_timeout_s
         )

@@ -11,14 +11,31 @@ from typing import Any
 from kdfm_operator.reconcile.broker import SALT_BYTES, hash_password
 
 
-def new_credential_data(username: str) -> dict[str, str]:
-    """Secret ``data`` (base64) for a fresh credential: username, password and password hash."""
+def credential_secret(
+    name: str, namespace: str, owner: Mapping[str, Any], username: str
+) -> tuple[dict[str, Any], str]:
+    """A Secret with a fresh credential (username, password, password hash) and that hash.
+
+    ``owner`` is the ownerReference that lets Kubernetes collect the Secret with its owner.
+    """
     password = secrets.token_urlsafe(24)
     hashed = hash_password(password, os.urandom(SALT_BYTES))
-    return {
-        k: _b64(v)
-        for k, v in (("username", username), ("password", password), ("passwordHash", hashed))
+    secret = {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": {"app.kubernetes.io/managed-by": "kdfm-operator"},
+            "ownerReferences": [dict(owner)],
+        },
+        "data": {
+            k: encode_field(v)
+            for k, v in (("username", username), ("password", password), ("passwordHash", hashed))
+        },
     }
+    return secret, hashed
 
 
 def read_field(secret: Mapping[str, Any] | None, key: str) -> str | None:
@@ -29,5 +46,6 @@ def read_field(secret: Mapping[str, Any] | None, key: str) -> str | None:
     return base64.b64decode(raw).decode() if raw else None
 
 
-def _b64(text: str) -> str:
+def encode_field(text: str) -> str:
+    """Text as a Secret's ``data`` holds it (base64); the inverse of ``read_field``."""
     return base64.b64encode(text.encode()).decode()

@@ -74,3 +74,22 @@ class GatewayRefusedError(GatewayError):
     """The gateway answered and refused (invalid field, region change, not allowed)."""
 
     retryable = False
+
+
+class VaultTokenMissingError(OperatorError):
+    """The operator has no Vault token of its own: neither a token file nor VAULT_TOKEN is set.
+
+    A running process's environment does not change, so retrying cannot help: fix the deployment.
+    """
+
+    retryable = False
+
+
+class VaultTokenFileError(VaultTokenMissingError):
+    """The configured Vault token file is missing, unreadable or empty.
+
+    Retried: the file may appear or be refilled (a Vault Agent sink, a Secret mount kubelet
+    refreshes) without the operator restarting.
+    """
+
+    retryable = True

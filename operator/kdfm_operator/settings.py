@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import get_args, get_type_hints
 
 
 def _default_crd_dir() -> Path:
@@ -80,14 +81,16 @@ class OperatorSettings:
     def from_env(cls, environ: dict[str, str] | None = None) -> OperatorSettings:
         """Build settings from ``KDFM_OPERATOR_*`` variables, keeping defaults for absent ones."""
         env = dict(os.environ if environ is None else environ)
+        types = get_type_hints(cls)
         values: dict[str, object] = {}
         for f in fields(cls):
             raw = env.get(f"KDFM_OPERATOR_{f.name.upper()}")
             if raw is None:
                 continue
-            if f.name in ("crd_dir", "vault_token_file") or f.name.endswith("_file"):
+            kinds = {types[f.name], *get_args(types[f.name])}
+            if Path in kinds:
                 values[f.name] = Path(raw)
-            elif f.name.endswith("_s"):
+            elif float in kinds:
                 try:
                     values[f.name] = float(raw)
                 except ValueError as err:

@@ -1,15 +1,18 @@
-"""Shared pieces of the chart and example tests: repo paths and CRD schema validation."""
+"""Shared pieces of the chart and example tests: repo paths, rendering, CRD schema validation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import functools
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+import helm_python as helm
 import jsonschema
 import pytest
-from kdfm_operator.crds import load_crds
+import yaml
+from kdfm_operator.crds import Crd, load_crds
 from kdfm_operator.settings import OperatorSettings
 
 REPO = Path(__file__).resolve().parents[2]
@@ -28,10 +31,28 @@ def _is_rfc3339(value: object) -> bool:
     return True
 
 
+def render(chart: str, values: dict[str, Any], namespace: str = "kdfm") -> list[dict[str, Any]]:
+    """The objects a chart under charts/ renders (as ``helm install``) with these values."""
+    manifests = helm.Chart.load(CHARTS / chart).render(
+        values, name="kdfm", namespace=namespace, is_install=True
+    )
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        objects.extend(d for d in yaml.safe_load_all(text) if d)
+    return objects
+
+
+@functools.cache
+def _crds() -> dict[str, Crd]:
+    # Read once per session: every example and rendered resource is checked against the same CRDs.
+    return load_crds(OperatorSettings().crd_dir)
+
+
 def crd_errors(resource: dict[str, Any]) -> list[tuple[str, str]]:
     """Schema errors of a custom resource as (dotted field path, message); empty when valid."""
-    crds = load_crds(OperatorSettings().crd_dir)
-    crd = crds[resource["kind"]]
+    crd = _crds()[resource["kind"]]
     assert resource["apiVersion"] == f"{crd.group}/{crd.version}", resource["apiVersion"]
     validator = jsonschema.Draft7Validator(crd.schema, format_checker=_FORMATS)
     return sorted(
@@ -44,9 +65,3 @@ def crd_errors(resource: dict[str, Any]) -> list[tuple[str, str]]:
 def validate_custom_resource() -> Callable[[dict[str, Any]], list[tuple[str, str]]]:
     """The CRD-schema validator for custom resources (kubernetes-validate only warns on them)."""
     return crd_errors
-
-
-@pytest.fixture
-def repo() -> Iterator[Path]:
-    """The repository root."""
-    yield REPO

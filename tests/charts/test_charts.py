@@ -15,7 +15,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-CHARTS = Path(__file__).resolve().parents[2] / "charts"
+from .conftest import CHARTS, render
+
 KUBE_VERSION = "1.33.0"
 Validate = Callable[[dict[str, Any]], list[tuple[str, str]]]
 STANDARD_LABELS = (
@@ -32,18 +33,6 @@ CASES = [
     if (chart / "Chart.yaml").exists()
     for values in sorted((chart / "ci").glob("*-values.yaml"))
 ]
-
-
-def render(chart: str, values: dict[str, Any], namespace: str = "kdfm") -> list[dict[str, Any]]:
-    manifests = helm.Chart.load(CHARTS / chart).render(
-        values, name="kdfm", namespace=namespace, is_install=True
-    )
-    objects = []
-    for path, text in sorted(manifests.items()):
-        if path.endswith("NOTES.txt"):
-            continue
-        objects.extend(d for d in yaml.safe_load_all(text) if d)
-    return objects
 
 
 def test_every_chart_has_the_required_files() -> None:

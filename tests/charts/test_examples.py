@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 import yaml
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+from .conftest import EXAMPLES
+
 Validate = Callable[[dict[str, Any]], list[tuple[str, str]]]
 
 

@@ -9,16 +9,14 @@ import re
 import subprocess
 import sys
 import tomllib
-from pathlib import Path
 from typing import Any
 
 import yaml
 from kdfm_operator.settings import OperatorSettings
 
-from .test_charts import render
+from .conftest import CHARTS, REPO, render
 
-ROOT = Path(__file__).resolve().parents[2]
-CONTAINERFILE = ROOT / "operator" / "Containerfile"
+CONTAINERFILE = REPO / "operator" / "Containerfile"
 
 
 def instructions() -> list[tuple[str, str]]:
@@ -51,7 +49,7 @@ def test_chart_command_is_a_real_cli_entry_of_the_image() -> None:
     assert "command" not in c["container"], "the chart must not override the ENTRYPOINT"
     # The image runs `kdfm-operator <args>`: the console script of the wheel it installs.
     assert entrypoint == ["kdfm-operator"]
-    scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
+    scripts = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"]
     assert scripts["kdfm-operator"] == "kdfm_operator.cli:main"
     assert any("[operator]" in args for op, args in final_stage if op == "RUN")
     subcommand = c["container"]["args"][0]
@@ -87,7 +85,7 @@ def test_gateway_is_off_by_default_and_wired_when_set() -> None:
     off = container(render("kdfm-operator", {}))
     assert env(off)["KDFM_OPERATOR_GATEWAY_ADDRESS"] == ""
     assert OperatorSettings().gateway_address == ""
-    values = yaml.safe_load((ROOT / "charts/kdfm-operator/ci/gateway-values.yaml").read_text())
+    values = yaml.safe_load((CHARTS / "kdfm-operator/ci/gateway-values.yaml").read_text())
     objects = render("kdfm-operator", values)
     on = container(objects)
     variables = env(on)
@@ -105,7 +103,7 @@ def test_gateway_is_off_by_default_and_wired_when_set() -> None:
 
 
 def test_cloud_chart_admits_the_operators_identity() -> None:
-    operator_values = yaml.safe_load((ROOT / "charts/kdfm-operator/values.yaml").read_text())
+    operator_values = yaml.safe_load((CHARTS / "kdfm-operator/values.yaml").read_text())
     objects = render("kdfm-cloud", {})
     config_map = next(o for o in objects if o["kind"] == "ConfigMap"
                       and any("yaml" in k for k in o.get("data", {})))

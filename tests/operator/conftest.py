@@ -20,6 +20,7 @@ import aiohttp.test_utils
 import kmock
 import kopf
 import pytest
+from kdfm_operator import conditions as cond
 from kdfm_operator.clients.kube import Connection, KubeClient
 from kdfm_operator.context import OperatorContext
 from kdfm_operator.crds import load_crds
@@ -67,6 +68,18 @@ class StampingEmulator(kmock.KubernetesEmulator):  # type: ignore[misc]
         return await super()._handle(request)
 
 
+async def wait_for(what: str, probe: Callable[[], Awaitable[Any]], limit_s: float = 90.0) -> Any:
+    """Poll until probe() returns something truthy and return it; fail naming what was awaited."""
+    deadline = asyncio.get_running_loop().time() + limit_s
+    last: Any = None
+    while asyncio.get_running_loop().time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"timed out after {limit_s}s waiting for {what}; last: {last!r}")
+
+
 @dataclass
 class Cluster:
     """A running emulator + operator; helpers to read and write objects and to wait."""
@@ -82,14 +95,7 @@ class Cluster:
         limit_s: float = 90.0,
     ) -> Any:
         """Poll until probe() returns something truthy; fail naming what was awaited."""
-        deadline = asyncio.get_running_loop().time() + limit_s
-        last: Any = None
-        while asyncio.get_running_loop().time() < deadline:
-            last = await probe()
-            if last:
-                return last
-            await asyncio.sleep(0.2)
-        raise AssertionError(f"timed out after {limit_s}s waiting for {what}; last: {last!r}")
+        return await wait_for(what, probe, limit_s)
 
     async def get(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         api = "v1" if kind in ("Secret", "ConfigMap", "Service") else API
@@ -99,14 +105,40 @@ class Cluster:
             api = "policy/v1"
         return await self.kube.get(api, kind, namespace, name)
 
+    async def gone(self, kind: str, namespace: str, name: str) -> bool:
+        """Whether the object no longer exists (a finalizer released it)."""
+        return await self.get(kind, namespace, name) is None
+
     async def condition(
         self, kind: str, namespace: str, name: str, type_: str = "Ready"
     ) -> dict[str, Any] | None:
         obj = await self.get(kind, namespace, name)
-        for c in ((obj or {}).get("status") or {}).get("conditions") or []:
-            if c.get("type") == type_:
-                return dict(c)
-        return None
+        found = cond.find(((obj or {}).get("status") or {}).get("conditions"), type_)
+        return dict(found) if found is not None else None
+
+    async def condition_with(
+        self,
+        kind: str,
+        namespace: str,
+        name: str,
+        *,
+        type_: str = "Ready",
+        status: str | None = None,
+        reason: str | None = None,
+        generation: int | None = None,
+    ) -> dict[str, Any] | None:
+        """The condition when it has each given status, reason and observedGeneration; else None."""
+        c = await self.condition(kind, namespace, name, type_)
+        if c is None:
+            return None
+        for key, wanted in (
+            ("status", status),
+            ("reason", reason),
+            ("observedGeneration", generation),
+        ):
+            if wanted is not None and c.get(key) != wanted:
+                return None
+        return c
 
 
 @contextlib.asynccontextmanager
@@ -163,8 +195,8 @@ class Clock:
         return datetime.datetime.now(datetime.UTC) + self.offset
 
 
-# Test modules cannot import this conftest (tests/operator shares its name with the stdlib
-# module "operator"), so the helpers are handed out as fixtures.
+# The factories below are also handed out as fixtures, so a test asks for what it uses in its
+# signature; plain helpers (wait_for) are imported: ``from .conftest import wait_for``.
 
 
 @pytest.fixture

@@ -56,6 +56,21 @@ def test_settings_defaults_and_env() -> None:
         OperatorSettings.from_env({"KDFM_OPERATOR_RETRY_DELAY_S": "soon"})
 
 
+def test_env_values_take_the_type_of_their_field() -> None:
+    s = OperatorSettings.from_env(
+        {
+            "KDFM_OPERATOR_VAULT_TOKEN_FILE": "/run/vault/token",
+            "KDFM_OPERATOR_GATEWAY_CA_FILE": "/run/gw/ca.crt",
+            "KDFM_OPERATOR_GATEWAY_SERVER_NAME": "gateway.kdfm.test",
+            "KDFM_OPERATOR_GATEWAY_TIMEOUT_S": "2.5",
+        }
+    )
+    assert s.vault_token_file == Path("/run/vault/token")
+    assert s.gateway_ca_file == Path("/run/gw/ca.crt")
+    assert s.gateway_server_name == "gateway.kdfm.test"
+    assert s.gateway_timeout_s == 2.5
+
+
 def test_every_setting_has_a_docstring() -> None:
     source = (REPO / "operator/kdfm_operator/settings.py").read_text()
     for f in fields(OperatorSettings):

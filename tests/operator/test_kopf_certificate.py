@@ -17,6 +17,7 @@ from kdfm_operator.pem import certificate_info
 pytestmark = [pytest.mark.vault, pytest.mark.e2e]
 NS = "kdfm"
 API = "fleet.kdfm.io/v1alpha1"
+KIND = "VaultCertificate"
 
 
 def token_secret(vault: Vault) -> dict[str, Any]:
@@ -68,7 +69,7 @@ def test_certificate_lifecycle(
 
             ready = await k.wait_for(
                 "Ready=True",
-                lambda: _ready_with_generation(k, "gw", 1),
+                lambda: k.condition_with(KIND, NS, "gw", status="True", generation=1),
             )
             assert ready["reason"] == "Issued"
             obj = await k.get("VaultCertificate", NS, "gw")
@@ -100,7 +101,10 @@ def test_certificate_lifecycle(
                 "gw",
                 {"spec": {"dnsNames": ["gw.kdfm.test", "gw2.kdfm.test"]}},
             )
-            await k.wait_for("generation 2 observed", lambda: _ready_with_generation(k, "gw", 2))
+            await k.wait_for(
+                "generation 2 observed",
+                lambda: k.condition_with(KIND, NS, "gw", status="True", generation=2),
+            )
             second = leaf(await k.get("Secret", NS, "gw-tls"))  # type: ignore[arg-type]
             assert second.serial_number != first.serial_number
             sans = second.extensions.get_extension_for_class(x509.SubjectAlternativeName)
@@ -116,9 +120,7 @@ def test_certificate_lifecycle(
 
             # Delete: the finalizer revokes the current serial, then the object goes.
             await k.kube.delete(API, "VaultCertificate", NS, "gw")
-            await k.wait_for(
-                "the object to be released", lambda: _gone(k, "VaultCertificate", "gw")
-            )
+            await k.wait_for("the object to be released", lambda: k.gone(KIND, NS, "gw"))
             revoked = VaultClient(vault.addr, vault.token, timeout_s=30).revoked_serials(
                 vault.int_mount
             )
@@ -135,13 +137,19 @@ def test_missing_token_secret_retries_then_recovers(
             await k.kube.apply(certificate(vault, "early"))
             cond = await k.wait_for(
                 "a failure condition",
-                lambda: _condition_with_reason(k, "early", "Issuing", "DependencyNotReady"),
+                lambda: k.condition_with(
+                    KIND, NS, "early", type_="Issuing", reason="DependencyNotReady"
+                ),
             )
             assert cond["status"] == "True" and "vault-token" in cond["message"]
             obj = await k.get("VaultCertificate", NS, "early")
             assert obj is not None and obj["status"]["failedIssuanceAttempts"] >= 1
             await k.kube.apply(token_secret(vault))
-            await k.wait_for("recovery", lambda: _ready_with_generation(k, "early", 1), limit_s=60)
+            await k.wait_for(
+                "recovery",
+                lambda: k.condition_with(KIND, NS, "early", status="True", generation=1),
+                limit_s=60,
+            )
             obj = await k.get("VaultCertificate", NS, "early")
             assert obj is not None and obj["status"]["failedIssuanceAttempts"] == 0
 
@@ -157,7 +165,8 @@ def test_invalid_spec_is_permanent(
             # kmock does not validate schemas; the operator must still refuse by name.
             await k.kube.apply(certificate(vault, "bad", duration="90d"))
             cond = await k.wait_for(
-                "InvalidSpec", lambda: _condition_with_reason(k, "bad", "Ready", "InvalidSpec")
+                "InvalidSpec",
+                lambda: k.condition_with(KIND, NS, "bad", type_="Ready", reason="InvalidSpec"),
             )
             assert "90d" in cond["message"]
             assert await k.get("Secret", NS, "bad-tls") is None
@@ -165,27 +174,9 @@ def test_invalid_spec_is_permanent(
     asyncio.run(scenario())
 
 
-async def _ready_with_generation(k: Any, name: str, generation: int) -> dict[str, Any] | None:
-    c = await k.condition("VaultCertificate", NS, name)
-    if c and c["status"] == "True" and c.get("observedGeneration") == generation:
-        return dict(c)
-    return None
-
-
-async def _condition_with_reason(
-    k: Any, name: str, type_: str, reason: str
-) -> dict[str, Any] | None:
-    c = await k.condition("VaultCertificate", NS, name, type_)
-    return c if c and c["reason"] == reason else None
-
-
 async def _new_serial(k: Any, secret: str, old: int) -> dict[str, Any] | None:
     s = await k.get("Secret", NS, secret)
     return s if s and leaf(s).serial_number != old else None
-
-
-async def _gone(k: Any, kind: str, name: str) -> bool:
-    return await k.get(kind, NS, name) is None
 
 
 def _pem(secret: dict[str, Any]) -> str:
@@ -207,7 +198,10 @@ def test_sealed_vault_keeps_secret_and_recovers(
         async with operator_cluster(quick_settings(), clock=clock) as k:
             await k.kube.apply(token_secret(vault))
             await k.kube.apply(certificate(vault, "mqtt"))
-            await k.wait_for("first issuance", lambda: _ready_with_generation(k, "mqtt", 1))
+            await k.wait_for(
+                "first issuance",
+                lambda: k.condition_with(KIND, NS, "mqtt", status="True", generation=1),
+            )
             before = await k.get("Secret", NS, "mqtt-tls")
             assert before is not None
 
@@ -215,7 +209,9 @@ def test_sealed_vault_keeps_secret_and_recovers(
             clock.offset = datetime.timedelta(hours=720 - 23)  # renewal due now
             failed = await k.wait_for(
                 "a failed renewal",
-                lambda: _condition_with_reason(k, "mqtt", "Ready", "VaultUnavailable"),
+                lambda: k.condition_with(
+                    KIND, NS, "mqtt", type_="Ready", reason="VaultUnavailable"
+                ),
             )
             # The old certificate is still valid: Ready stays True, the Secret is untouched.
             assert failed["status"] == "True" and "sealed" in failed["message"]

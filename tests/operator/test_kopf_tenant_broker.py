@@ -41,9 +41,8 @@ def test_tenant_and_broker_lifecycle(
             await k.kube.apply(tenant("acme", signed=True))
             await k.kube.apply(tenant("globex", signed=False))
 
-            async def ready(kind: str, name: str, status: str, reason: str) -> Any:
-                c = await k.condition(kind, NS, name)
-                return c if c and c["status"] == status and c["reason"] == reason else None
+            def ready(kind: str, name: str, status: str, reason: str) -> Any:
+                return k.condition_with(kind, NS, name, status=status, reason=reason)
 
             await k.wait_for("broker Ready", lambda: ready("Broker", "main", "True", "Reconciled"))
             acme = await k.wait_for(
@@ -88,33 +87,26 @@ def test_tenant_and_broker_lifecycle(
                 API, "Tenant", NS, "globex", {"spec": {"dataProcessingAgreement": DPA}}
             )
 
-            async def signed() -> Any:
-                c = await ready("Tenant", "globex", "True", "Reconciled")
-                return c if c and c["observedGeneration"] == 2 else None
-
-            await k.wait_for("globex Ready at generation 2", signed)
+            await k.wait_for(
+                "globex Ready at generation 2",
+                lambda: k.condition_with(
+                    "Tenant", NS, "globex", status="True", reason="Reconciled", generation=2
+                ),
+            )
             acl = acl_of(await k.get("Secret", NS, "main-mosquitto-auth"))
             assert "user globex\ntopic readwrite kdfm/v1/globex/#" in acl
             assert await k.get("Secret", NS, "globex-broker-credentials") is not None
 
             # Delete: the finalizer removes role, policy and broker entries, then releases.
             await k.kube.delete(API, "Tenant", NS, "acme")
-
-            async def gone() -> bool:
-                return await k.get("Tenant", NS, "acme") is None
-
-            await k.wait_for("acme released", gone)
+            await k.wait_for("acme released", lambda: k.gone("Tenant", NS, "acme"))
             assert admin.read_role(vault.int_mount, "kdfm-agent-acme") is None
             assert admin.read_policy("kdfm-tenant-acme") is None
             acl = acl_of(await k.get("Secret", NS, "main-mosquitto-auth"))
             assert "acme" not in acl and "globex" in acl
             # Clean the other tenant too (shared session Vault).
             await k.kube.delete(API, "Tenant", NS, "globex")
-
-            async def globex_gone() -> bool:
-                return await k.get("Tenant", NS, "globex") is None
-
-            await k.wait_for("globex released", globex_gone)
+            await k.wait_for("globex released", lambda: k.gone("Tenant", NS, "globex"))
 
     asyncio.run(scenario())
 
@@ -132,12 +124,10 @@ def test_skip_cleanup_annotation_releases_without_vault(
     async def scenario() -> None:
         async with operator_cluster(settings) as k:
             await k.kube.apply(tenant("orphan", signed=True))
-
-            async def unavailable() -> Any:
-                c = await k.condition("Tenant", NS, "orphan")
-                return c if c and c["reason"] == "VaultUnavailable" else None
-
-            cond = await k.wait_for("VaultUnavailable", unavailable)
+            cond = await k.wait_for(
+                "VaultUnavailable",
+                lambda: k.condition_with("Tenant", NS, "orphan", reason="VaultUnavailable"),
+            )
             assert cond["status"] == "False" and "unreachable" in cond["message"]
             await k.kube.delete(API, "Tenant", NS, "orphan")
 
@@ -163,10 +153,8 @@ def test_skip_cleanup_annotation_releases_without_vault(
                 "orphan",
                 {"metadata": {"annotations": {"fleet.kdfm.io/skip-cleanup": "true"}}},
             )
-
-            async def gone() -> bool:
-                return await k.get("Tenant", NS, "orphan") is None
-
-            await k.wait_for("release with skip-cleanup", gone, limit_s=60)
+            await k.wait_for(
+                "release with skip-cleanup", lambda: k.gone("Tenant", NS, "orphan"), limit_s=60
+            )
 
     asyncio.run(scenario())

@@ -66,10 +66,10 @@ def test_tenant_reaches_the_gateway_and_is_retired_on_delete(
                     await k.kube.apply(obj)
                 await k.kube.apply(tenant("initech", signed=False))
 
-                async def condition(reason: str, generation: int = 1) -> Any:
-                    c = await k.condition("Tenant", NS, "initech")
-                    ok = c and c["reason"] == reason and c["observedGeneration"] == generation
-                    return c if ok else None
+                def condition(reason: str, generation: int = 1) -> Any:
+                    return k.condition_with(
+                        "Tenant", NS, "initech", reason=reason, generation=generation
+                    )
 
                 # Unsigned: on the gateway with its region and quotas, but not active.
                 await k.wait_for("AgreementNotSigned", lambda: condition("AgreementNotSigned"))
@@ -100,11 +100,7 @@ def test_tenant_reaches_the_gateway_and_is_retired_on_delete(
 
                 # Delete: the finalizer retires the tenant on the gateway, then lets go.
                 await k.kube.delete(API, "Tenant", NS, "initech")
-
-                async def gone() -> bool:
-                    return await k.get("Tenant", NS, "initech") is None
-
-                await k.wait_for("initech released", gone)
+                await k.wait_for("initech released", lambda: k.gone("Tenant", NS, "initech"))
                 row = repository.trust.tenant("initech")
                 assert row is not None and not row.dpa_signed  # retired: codes refused
 
@@ -130,21 +126,17 @@ def test_gateway_away_is_reported_and_retried(
     async def scenario() -> None:
         async with operator_cluster(settings) as k:
             await k.kube.apply(tenant("umbrella", signed=True))
-
-            async def unavailable() -> Any:
-                c = await k.condition("Tenant", NS, "umbrella")
-                return c if c and c["reason"] == "GatewayUnavailable" else None
-
-            c = await k.wait_for("GatewayUnavailable", unavailable)
+            c = await k.wait_for(
+                "GatewayUnavailable",
+                lambda: k.condition_with("Tenant", NS, "umbrella", reason="GatewayUnavailable"),
+            )
             assert c["status"] == "False" and "UNAVAILABLE" in c["message"]
             # The way out when the gateway is gone for good.
             await k.kube.patch(API, "Tenant", NS, "umbrella", {"metadata": {
                 "annotations": {"fleet.kdfm.io/skip-cleanup": "true"}}})
             await k.kube.delete(API, "Tenant", NS, "umbrella")
-
-            async def gone() -> bool:
-                return await k.get("Tenant", NS, "umbrella") is None
-
-            await k.wait_for("umbrella released", gone, limit_s=60)
+            await k.wait_for(
+                "umbrella released", lambda: k.gone("Tenant", NS, "umbrella"), limit_s=60
+            )
 
     asyncio.run(scenario())

@@ -14,19 +14,21 @@ import os
 import subprocess
 import sys
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import kopf
 import pytest
 from kdfm_cloud.devstack.openbao import Vault
+from kdfm_operator import conditions as cond
 from kdfm_operator.clients.kube import Connection, KubeClient
 from kdfm_operator.context import OperatorContext
 from kdfm_operator.errors import KubeApiError, KubeCredentialsError
 from kdfm_operator.handlers.registry import connection_from_login, login_info
 from kdfm_operator.settings import OperatorSettings
 
+from .conftest import wait_for
 from .resources import API, NS, broker_objects
 from .tlsfront import ApiPki, stranger
 
@@ -47,17 +49,6 @@ def _messages(err: BaseException | None) -> str:
         parts.append(f"{type(err).__name__}: {err}")
         err = err.__cause__ or err.__context__
     return " <- ".join(parts)
-
-
-async def _wait_for(what: str, probe: Callable[[], Awaitable[Any]], limit_s: float = 90.0) -> Any:
-    deadline = asyncio.get_running_loop().time() + limit_s
-    last: Any = None
-    while asyncio.get_running_loop().time() < deadline:
-        last = await probe()
-        if last:
-            return last
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"timed out after {limit_s}s waiting for {what}; last: {last!r}")
 
 
 # --- the kubeconfig is read into a Connection; bad credentials are named ---------------------
@@ -283,13 +274,12 @@ def test_operator_reconciles_through_tls_front(
                     assert not operator.done(), _messages(operator.exception())
                     secret = await kube.get("v1", "Secret", NS, certificate["spec"]["secretName"])
                     obj = await kube.get(API, "VaultCertificate", NS, name)
-                    conditions = ((obj or {}).get("status") or {}).get("conditions") or []
-                    ready = [c for c in conditions if c.get("type") == "Ready"]
-                    if secret and ready and ready[0]["status"] == "True":
+                    ready = cond.find(((obj or {}).get("status") or {}).get("conditions"), "Ready")
+                    if secret and ready and ready["status"] == "True":
                         return secret
                     return None
 
-                secret = await _wait_for("the Secret and Ready=True", issued)
+                secret = await wait_for("the Secret and Ready=True", issued)
                 assert secret["type"] == "kubernetes.io/tls"
                 assert base64.b64decode(secret["data"]["tls.crt"]).startswith(b"-----BEGIN")
                 assert ctx.connection is not None and ctx.connection.has_client_certificate

@@ -353,19 +353,38 @@ class KubeClient:
         result: dict[str, Any] = self._check("PATCH", url, status, payload)
         return result
 
+    async def create(self, obj: Mapping[str, Any]) -> bool:
+        """Create the object unless it exists; False when it was there already (left as it is).
+
+        For objects that must never be overwritten once written, such as a generated credential:
+        a POST alone cannot race another writer into replacing what that writer stored.
+        """
+        url = self._url(obj["apiVersion"], obj["kind"], obj["metadata"]["namespace"])
+        status, payload = await self._request("POST", url, body=dict(obj))
+        if status == 409:
+            return False
+        self._check("POST", url, status, payload)
+        return True
+
     async def apply(self, obj: Mapping[str, Any]) -> dict[str, Any]:
-        """Create the object, or merge-patch it to the wanted state when it exists."""
-        meta = obj["metadata"]
+        """Merge-patch the object to the wanted state, or create it when it does not exist."""
         api_version, kind = obj["apiVersion"], obj["kind"]
-        existing = await self.get(api_version, kind, meta["namespace"], meta["name"])
-        if existing is None:
-            url = self._url(api_version, kind, meta["namespace"])
-            status, payload = await self._request("POST", url, body=dict(obj))
-            if status != 409:
-                result: dict[str, Any] = self._check("POST", url, status, payload)
-                return result
-            # Created concurrently since our GET: fall through to a patch.
-        return await self.patch(api_version, kind, meta["namespace"], meta["name"], obj)
+        namespace, name = obj["metadata"]["namespace"], obj["metadata"]["name"]
+        # PATCH first: on every resync the object exists, so one request is the common case.
+        url = self._url(api_version, kind, namespace, name)
+        status, payload = await self._request(
+            "PATCH", url, body=dict(obj), content_type="application/merge-patch+json"
+        )
+        if status != 404:
+            patched: dict[str, Any] = self._check("PATCH", url, status, payload)
+            return patched
+        create_url = self._url(api_version, kind, namespace)
+        status, payload = await self._request("POST", create_url, body=dict(obj))
+        if status == 409:
+            # Created concurrently since our PATCH: patch what is there now.
+            return await self.patch(api_version, kind, namespace, name, obj)
+        created: dict[str, Any] = self._check("POST", create_url, status, payload)
+        return created
 
     async def delete(self, api_version: str, kind: str, namespace: str, name: str) -> bool:
         """Delete an object; False when it was already gone."""

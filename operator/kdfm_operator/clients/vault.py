@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, overload
 
 import hvac
 import hvac.exceptions
@@ -52,7 +52,16 @@ class VaultClient:
         self.address = address
         self._client = hvac.Client(url=address, token=token, timeout=timeout_s, verify=verify)
 
-    def _call(self, what: str, fn: Callable[[], T]) -> T:
+    @overload
+    def _call(self, what: str, fn: Callable[[], T]) -> T: ...
+
+    @overload
+    def _call(
+        self, what: str, fn: Callable[[], T], *, absent_is_none: Literal[True]
+    ) -> T | None: ...
+
+    def _call(self, what: str, fn: Callable[[], T], *, absent_is_none: bool = False) -> T | None:
+        """fn() with hvac's errors translated; ``absent_is_none``: a missing path gives None."""
         try:
             return fn()
         except hvac.exceptions.VaultDown as err:
@@ -69,6 +78,8 @@ class VaultClient:
                 f"Vault at {self.address} is unreachable ({what}): {type(err).__name__}"
             ) from err
         except hvac.exceptions.VaultError as err:
+            if absent_is_none and isinstance(err, hvac.exceptions.InvalidPath):
+                return None
             raise VaultRefusedError(f"Vault at {self.address} refused to {what}: {err}") from err
 
     def issuer_limits(self, mount: str, role: str) -> IssuerLimits:
@@ -149,15 +160,13 @@ class VaultClient:
 
     def read_role(self, mount: str, name: str) -> Mapping[str, Any] | None:
         """A PKI role's settings, or None when it does not exist."""
-        try:
-            data = self._call(
-                f"read role {mount}/{name}",
-                lambda: self._client.secrets.pki.read_role(name=name, mount_point=mount),
-            )
-        except VaultRefusedError as err:
-            if isinstance(err.__cause__, hvac.exceptions.InvalidPath):
-                return None
-            raise
+        data = self._call(
+            f"read role {mount}/{name}",
+            lambda: self._client.secrets.pki.read_role(name=name, mount_point=mount),
+            absent_is_none=True,
+        )
+        if data is None:
+            return None
         result: Mapping[str, Any] = data["data"]
         return result
 
@@ -177,14 +186,13 @@ class VaultClient:
 
     def read_policy(self, name: str) -> str | None:
         """A policy's HCL, or None when absent."""
-        try:
-            response = self._call(
-                f"read policy {name}", lambda: self._client.sys.read_policy(name=name)
-            )
-        except VaultRefusedError as err:
-            if isinstance(err.__cause__, hvac.exceptions.InvalidPath):
-                return None
-            raise
+        response = self._call(
+            f"read policy {name}",
+            lambda: self._client.sys.read_policy(name=name),
+            absent_is_none=True,
+        )
+        if response is None:
+            return None
         rules: str = response["data"]["rules"]
         return rules
 

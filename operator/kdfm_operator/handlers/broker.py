@@ -8,15 +8,16 @@ the mounted Secret changes: clients stay connected.
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from dataclasses import dataclass
 from typing import Any
 
 from kdfm_operator import conditions as cond
 from kdfm_operator.clients.kube import KubeClient
 from kdfm_operator.context import OperatorContext
 from kdfm_operator.crds import GROUP, VERSION
-from kdfm_operator.credentials import new_credential_data, read_field
-from kdfm_operator.errors import InvalidSpecError, OperatorError
-from kdfm_operator.handlers.outcome import owner_reference, raise_for
+from kdfm_operator.credentials import credential_secret, read_field
+from kdfm_operator.errors import DependencyNotReadyError, InvalidSpecError, OperatorError
+from kdfm_operator.handlers.outcome import fail_ready, owner_reference
 from kdfm_operator.reconcile import broker as rb
 from kdfm_operator.reconcile import tenant as rt
 
@@ -43,29 +44,28 @@ def is_ready(obj: Mapping[str, Any] | None) -> bool | None:
 
 async def _cloud_hash(ctx: OperatorContext, kube: KubeClient, broker: Mapping[str, Any]) -> str:
     meta = broker["metadata"]
-    name = cloud_secret_name(meta["name"])
-    secret = await kube.get("v1", "Secret", meta["namespace"], name)
-    hashed = read_field(secret, "passwordHash")
-    if hashed:
-        return hashed
-    data = new_credential_data(ctx.settings.cloud_broker_username)
-    await kube.apply(
-        {
-            "apiVersion": "v1",
-            "kind": "Secret",
-            "type": "Opaque",
-            "metadata": {
-                "name": name,
-                "namespace": meta["namespace"],
-                "labels": {"app.kubernetes.io/managed-by": "kdfm-operator"},
-                "ownerReferences": [owner_reference(broker)],
-            },
-            "data": data,
-        }
+    name, namespace = cloud_secret_name(meta["name"]), meta["namespace"]
+    existing = await kube.get("v1", "Secret", namespace, name)
+    stored = read_field(existing, "passwordHash")
+    if stored:
+        return stored
+    secret, hashed = credential_secret(
+        name, namespace, owner_reference(broker), ctx.settings.cloud_broker_username
     )
-    created = read_field({"data": data}, "passwordHash")
-    assert created is not None
-    return created
+    if existing is not None:
+        # A Secret without a hash holds no usable credential: fill it in.
+        await kube.apply(secret)
+        return hashed
+    if await kube.create(secret):
+        return hashed
+    # Created by someone else since our GET: theirs stands, and so does its hash.
+    stored = read_field(await kube.get("v1", "Secret", namespace, name), "passwordHash")
+    if not stored:
+        raise DependencyNotReadyError(
+            f"Secret {namespace}/{name} appeared without a passwordHash; it is filled in on the "
+            "next attempt"
+        )
+    return stored
 
 
 async def _bound_tenants(kube: KubeClient, namespace: str, broker: str) -> list[rb.BoundTenant]:
@@ -85,14 +85,22 @@ async def _bound_tenants(kube: KubeClient, namespace: str, broker: str) -> list[
     return bound
 
 
-async def sync(
-    ctx: OperatorContext, kube: KubeClient, namespace: str, name: str
-) -> rb.BrokerPlan | None:
-    """Re-render and apply one broker; None when the Broker does not exist."""
+@dataclass(frozen=True)
+class Synced:
+    """What ``sync`` did to one broker, and whether the broker is Ready afterwards."""
+
+    plan: rb.BrokerPlan | None
+    """The applied plan; None when the Broker does not exist or is being deleted."""
+    ready: bool | None
+    """Ready=True of the Broker's status as written (or as found when not synced); None: absent."""
+
+
+async def sync(ctx: OperatorContext, kube: KubeClient, namespace: str, name: str) -> Synced:
+    """Re-render and apply one broker; no plan when the Broker does not exist or is leaving."""
     async with ctx.broker_lock(namespace, name):
         broker = await kube.get(API, "Broker", namespace, name)
         if broker is None or (broker.get("metadata") or {}).get("deletionTimestamp"):
-            return None
+            return Synced(None, is_ready(broker))
         spec = rb.parse_spec(broker.get("spec") or {})
         cert = await kube.get(API, "VaultCertificate", namespace, spec.certificate)
         tls_secret = (cert or {}).get("spec", {}).get("secretName") or f"{spec.certificate}-tls"
@@ -111,7 +119,7 @@ async def sync(
             owned = {**obj, "metadata": {**obj["metadata"], "ownerReferences": [owner]}}
             await kube.apply(owned)
         generation = broker["metadata"].get("generation")
-        await kube.patch(
+        patched = await kube.patch(
             API,
             "Broker",
             namespace,
@@ -132,7 +140,7 @@ async def sync(
             },
             subresource="status",
         )
-        return plan
+        return Synced(plan, is_ready(patched))
 
 
 async def reconcile(
@@ -142,15 +150,16 @@ async def reconcile(
     meta = body["metadata"]
     try:
         async with ctx.kube() as kube:
-            plan = await sync(ctx, kube, meta["namespace"], meta["name"])
+            plan = (await sync(ctx, kube, meta["namespace"], meta["name"])).plan
     except OperatorError as err:
-        generation = meta.get("generation")
-        patch.setdefault("status", {})["conditions"] = cond.merge(
-            (body.get("status") or {}).get("conditions"),
-            [cond.Condition(cond.READY, False, type(err).__name__.removesuffix("Error"), str(err))],
-            generation=generation,
+        fail_ready(
+            patch.setdefault("status", {}),
+            type(err).__name__.removesuffix("Error"),
+            err,
+            previous=(body.get("status") or {}).get("conditions"),
+            generation=meta.get("generation"),
             now=ctx.clock(),
+            delay=ctx.settings.retry_delay_s,
         )
-        raise_for(err, delay=ctx.settings.retry_delay_s)
     if plan is not None:
         logger.info(f"broker config {plan.config_hash} applied for {len(plan.tenants)} tenant(s)")

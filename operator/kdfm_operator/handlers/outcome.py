@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping, Sequence
+from datetime import datetime
 from typing import Any, NoReturn
 
 import kopf
 
+from kdfm_operator import conditions as cond
 from kdfm_operator.errors import OperatorError
 
 SKIP_CLEANUP = "fleet.kdfm.io/skip-cleanup"
@@ -18,6 +20,29 @@ def raise_for(err: OperatorError, *, delay: float) -> NoReturn:
     if err.retryable:
         raise kopf.TemporaryError(f"{err} (retrying in {delay:.0f}s)", delay=delay) from err
     raise kopf.PermanentError(f"{err} (not retrying until the resource changes)") from err
+
+
+def fail_ready(
+    status: MutableMapping[str, Any],
+    reason: str,
+    err: OperatorError,
+    *,
+    previous: Sequence[Mapping[str, Any]] | None,
+    generation: int | None,
+    now: datetime,
+    delay: float,
+) -> NoReturn:
+    """Write Ready=False with ``reason`` and the error's message into ``status``, then raise_for.
+
+    ``previous`` is the resource's current conditions list, merged so that the others survive.
+    """
+    status["conditions"] = cond.merge(
+        previous,
+        [cond.Condition(cond.READY, False, reason, str(err))],
+        generation=generation,
+        now=now,
+    )
+    raise_for(err, delay=delay)
 
 
 def owner_reference(owner: Mapping[str, Any]) -> dict[str, Any]:

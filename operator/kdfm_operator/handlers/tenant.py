@@ -15,10 +15,15 @@ from typing import Any, NoReturn
 
 from kdfm_operator import conditions as cond
 from kdfm_operator.context import OperatorContext
-from kdfm_operator.credentials import new_credential_data
-from kdfm_operator.errors import GatewayUnavailableError, InvalidSpecError, OperatorError
+from kdfm_operator.credentials import credential_secret
+from kdfm_operator.errors import (
+    GatewayUnavailableError,
+    InvalidSpecError,
+    OperatorError,
+    VaultTokenMissingError,
+)
 from kdfm_operator.handlers import broker as broker_handler
-from kdfm_operator.handlers.outcome import owner_reference, raise_for, skip_cleanup
+from kdfm_operator.handlers.outcome import fail_ready, owner_reference, raise_for, skip_cleanup
 from kdfm_operator.reconcile import tenant as rt
 
 
@@ -56,13 +61,15 @@ async def reconcile(
     old_conditions = (body.get("status") or {}).get("conditions")
 
     def fail(reason: str, err: OperatorError) -> NoReturn:
-        status["conditions"] = cond.merge(
-            old_conditions,
-            [cond.Condition(cond.READY, False, reason, str(err))],
+        fail_ready(
+            status,
+            reason,
+            err,
+            previous=old_conditions,
             generation=generation,
             now=now,
+            delay=ctx.settings.retry_delay_s,
         )
-        raise_for(err, delay=ctx.settings.retry_delay_s)
 
     try:
         spec = rt.parse_spec(body.get("spec") or {})
@@ -75,6 +82,8 @@ async def reconcile(
             vault.ensure_role, draft.role.mount, draft.role.name, draft.role.params
         )
         await asyncio.to_thread(vault.ensure_policy, draft.policy.name, draft.policy.hcl)
+    except VaultTokenMissingError as err:
+        fail("VaultTokenMissing", err)
     except OperatorError as err:
         fail("VaultUnavailable" if err.retryable else "VaultRefused", err)
 
@@ -83,25 +92,13 @@ async def reconcile(
             secret_name = broker_handler.tenant_secret_name(name)
             existing = await kube.get("v1", "Secret", namespace, secret_name)
             if draft.agreement_signed and existing is None:
-                await kube.apply(
-                    {
-                        "apiVersion": "v1",
-                        "kind": "Secret",
-                        "type": "Opaque",
-                        "metadata": {
-                            "name": secret_name,
-                            "namespace": namespace,
-                            "labels": {"app.kubernetes.io/managed-by": "kdfm-operator"},
-                            "ownerReferences": [owner_reference(body)],
-                        },
-                        "data": new_credential_data(name),
-                    }
-                )
+                # create, never apply: a Secret written meanwhile keeps its password.
+                secret, _ = credential_secret(secret_name, namespace, owner_reference(body), name)
+                await kube.create(secret)
             elif not draft.agreement_signed and existing is not None:
                 # No agreement, no credential: nothing of this tenant may reach the broker.
                 await kube.delete("v1", "Secret", namespace, secret_name)
-            await broker_handler.sync(ctx, kube, namespace, spec.broker)
-            broker = await kube.get(broker_handler.API, "Broker", namespace, spec.broker)
+            broker_ready = (await broker_handler.sync(ctx, kube, namespace, spec.broker)).ready
     except OperatorError as err:
         fail("BrokerSyncFailed", err)
 
@@ -121,7 +118,7 @@ async def reconcile(
     else:
         status["gateway"] = None  # a merge patch: drops what an earlier configuration wrote
 
-    plan = _plan(ctx, name, namespace, spec, broker_handler.is_ready(broker), gateway=outcome)
+    plan = _plan(ctx, name, namespace, spec, broker_ready, gateway=outcome)
     status.update(
         {
             "topicNamespace": plan.topic_namespace,

@@ -7,7 +7,6 @@ and a failed issuance is retried after its backoff. Deletion revokes the serial 
 from __future__ import annotations
 
 import asyncio
-import base64
 from collections.abc import Mapping, MutableMapping
 from datetime import timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from kdfm_operator import conditions as cond
 from kdfm_operator.clients.kube import KubeClient
 from kdfm_operator.clients.vault import IssuedBundle
 from kdfm_operator.context import OperatorContext
-from kdfm_operator.credentials import read_field
+from kdfm_operator.credentials import encode_field, read_field
 from kdfm_operator.errors import (
     DependencyNotReadyError,
     InvalidSpecError,
@@ -26,7 +25,7 @@ from kdfm_operator.errors import (
     VaultError,
     VaultUnavailableError,
 )
-from kdfm_operator.handlers.outcome import owner_reference, raise_for, skip_cleanup
+from kdfm_operator.handlers.outcome import fail_ready, owner_reference, raise_for, skip_cleanup
 from kdfm_operator.pem import certificate_info
 from kdfm_operator.reconcile import certificate as rc
 from kdfm_operator.reconcile.backoff import backoff_delay
@@ -35,10 +34,6 @@ from kdfm_operator.reconcile.durations import format_duration
 SPEC_HASH = "fleet.kdfm.io/spec-hash"
 SERIAL = "fleet.kdfm.io/serial"
 MOUNT = "fleet.kdfm.io/pki-mount"
-
-
-def _b64(text: str) -> str:
-    return base64.b64encode(text.encode()).decode()
 
 
 def issued_from_secret(secret: Mapping[str, Any] | None) -> rc.IssuedCertificate | None:
@@ -79,9 +74,9 @@ def tls_secret(
             "ownerReferences": [owner_reference(body)],
         },
         "data": {
-            "tls.crt": _b64(bundle.certificate),
-            "tls.key": _b64(bundle.private_key),
-            "ca.crt": _b64(bundle.ca_chain),
+            "tls.crt": encode_field(bundle.certificate),
+            "tls.key": encode_field(bundle.private_key),
+            "ca.crt": encode_field(bundle.ca_chain),
         },
     }
 
@@ -139,8 +134,15 @@ async def reconcile(
     try:
         spec = rc.parse_spec(body.get("spec") or {})
     except InvalidSpecError as err:
-        set_conditions([cond.Condition(cond.READY, False, "InvalidSpec", str(err))])
-        raise_for(err, delay=settings.retry_delay_s)
+        fail_ready(
+            status,
+            "InvalidSpec",
+            err,
+            previous=raw_status.get("conditions"),
+            generation=generation,
+            now=now,
+            delay=settings.retry_delay_s,
+        )
 
     failures = rc.FailureHistory(
         attempts=int(raw_status.get("failedIssuanceAttempts") or 0),
