@@ -17,37 +17,15 @@ from kdfm_agent import model
 from kdfm_agent.errors import ConfigError
 from kdfm_agent.read_target import failed_reading, read_target
 from kdfm_agent.report import reading_to_json, reading_to_text
-from kdfm_agent.snmp import Backend, SessionSettings
+from kdfm_agent.session_args import add_session_arguments, session_settings
+from kdfm_agent.snmp import SessionSettings
 from kdfm_agent.targets import (
-    DEFAULT_PORT,
     SendGuard,
     Target,
     parse_target,
     read_targets_file,
     resolve,
 )
-
-
-def add_session_arguments(parser: argparse.ArgumentParser) -> None:
-    """Options shaping each SNMP session (shared with `scan`)."""
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="default UDP port (161)")
-    parser.add_argument("--timeout", type=float, default=5.0, metavar="S",
-                        help="seconds to wait for each reply (5)")  # fmt: skip
-    parser.add_argument("--retries", type=int, default=2, metavar="N",
-                        help="resends after a timeout (2)")  # fmt: skip
-    parser.add_argument("--concurrency", type=int, default=16, metavar="N",
-                        help="devices read at the same time (16)")  # fmt: skip
-    parser.add_argument("--backend", choices=[b.value for b in Backend], default="gufo",
-                        help="SNMP library (pysnmp is used anyway for v3 contexts)")  # fmt: skip
-
-
-def session_settings(args: argparse.Namespace) -> SessionSettings:
-    """`SessionSettings` from the parsed options."""
-    if args.concurrency < 1:
-        raise ConfigError(f"--concurrency must be at least 1, got {args.concurrency}")
-    return SessionSettings(
-        timeout=args.timeout, retries=args.retries, backend=Backend(args.backend)
-    )
 
 
 def register(subparsers: Any) -> None:

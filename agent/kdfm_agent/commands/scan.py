@@ -13,9 +13,9 @@ import sys
 from typing import Any
 
 from kdfm_agent import credentials as creds
-from kdfm_agent.commands.read import add_session_arguments, session_settings
 from kdfm_agent.discovery import ScanResult, expand, scan
 from kdfm_agent.errors import ConfigError
+from kdfm_agent.session_args import add_session_arguments, session_settings
 from kdfm_agent.snmp.sweep import SweepSettings
 
 
