@@ -141,23 +141,32 @@ def running_gateway(work: Path, database: str, batch: int) -> Iterator[Gateway]:
 
 
 def bench_gateway(gateway: Gateway, tenant: str, readings: list[pb.Reading], batch: int,
-                  concurrency: int) -> tuple[float, float, float]:
-    """(seconds, gateway CPU s, client CPU s) of uploading `readings` as one agent."""
-    agent = AgentKey(tenant, "agent-1")
-    issued = gateway.ca.issue_agent(agent)
-    tls = ClientTls(gateway.ca.cert_pem, issued.cert_pem, issued.key_pem)
+                  agents: int, concurrency: int) -> tuple[float, float, float]:
+    """(seconds, gateway CPU s, client CPU s) of `agents` agents uploading `readings`.
+
+    Each agent has a connection (and certificate) of its own, as on a real fleet, and keeps
+    `concurrency` uploads in flight; they take the batches from one queue.
+    """
+    keys = [AgentKey(tenant, f"agent-{n}") for n in range(1, agents + 1)]
+    tls = {}
+    for agent in keys:
+        issued = gateway.ca.issue_agent(agent)
+        tls[agent] = ClientTls(gateway.ca.cert_pem, issued.cert_pem, issued.key_pem)
     timing: dict[str, float] = {}
 
     async def upload_all() -> None:
-        async with GatewayClient(f"127.0.0.1:{gateway.port}", agent.tenant, agent.agent_id, tls,
-                                 server_name="localhost", timeout_seconds=120,
-                                 max_message_bytes=64 << 20) as client:
-            await client.poll()  # connection and TLS handshake outside the timing
+        async with contextlib.AsyncExitStack() as stack:
+            clients = [await stack.enter_async_context(GatewayClient(
+                f"127.0.0.1:{gateway.port}", agent.tenant, agent.agent_id, tls[agent],
+                server_name="localhost", timeout_seconds=120, max_message_bytes=64 << 20))
+                for agent in keys]
+            # Connections and TLS handshakes outside the timing.
+            await asyncio.gather(*(client.poll() for client in clients))
             queue: asyncio.Queue[list[pb.Reading]] = asyncio.Queue()
             for chunk in batches(readings, batch):
                 queue.put_nowait(chunk)
 
-            async def worker() -> None:
+            async def worker(client: GatewayClient) -> None:
                 while not queue.empty():
                     chunk = queue.get_nowait()
                     response = await client.upload(chunk)
@@ -165,7 +174,8 @@ def bench_gateway(gateway: Gateway, tenant: str, readings: list[pb.Reading], bat
 
             timing.update(server=gateway.cpu, client=time.process_time(),
                           started=time.perf_counter())
-            await asyncio.gather(*(worker() for _ in range(concurrency)))
+            await asyncio.gather(*(worker(client) for client in clients
+                                   for _ in range(concurrency)))
             timing.update(elapsed=time.perf_counter() - timing["started"],
                           server=gateway.cpu - timing["server"],
                           client=time.process_time() - timing["client"])
@@ -224,7 +234,7 @@ def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading],
             # RETURNING the key with the id, as the store does: one multi-row INSERT.
             # (sort_by_parameter_order=True makes SQLAlchemy insert row by row on SQLite.)
             ids: dict[str, int] = dict(
-                conn.execute(insert_readings, [row for row, *_ in chunk]).tuples().all())
+                conn.execute(insert_readings, [row for row, *_ in chunk]).all())
             supplies: list[dict[str, Any]] = []
             counters: list[dict[str, Any]] = []
             alerts: list[dict[str, Any]] = []
@@ -245,7 +255,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readings", type=int, default=2000, help="readings per path and round")
     parser.add_argument("--batch", type=int, default=100)
-    parser.add_argument("--concurrency", type=int, default=2)
+    parser.add_argument("--agents", type=int, default=8,
+                        help="agents uploading at once, each on a connection of its own "
+                             "(default 8)")
+    parser.add_argument("--concurrency", type=int, default=1,
+                        help="uploads each agent keeps in flight (default 1)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of all three paths, in alternating order, after one "
                              "uncounted warm-up round (default 5)")
@@ -273,7 +287,8 @@ def run(args: argparse.Namespace) -> None:
         n = len(base)
         kind = "postgresql" if "://" not in database else database.split(":", 1)[0]
         print(f"ingest of {n} readings per path and round ({args.batch}/batch, "
-              f"{args.concurrency} concurrent uploads through the gateway) into {kind}, "
+              f"{args.agents} agents x {args.concurrency} uploads in flight through the "
+              f"gateway) into {kind}, "
               f"cpus={os.cpu_count()}, {args.rounds} rounds, load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"{'round':>5} {'order':<26} {'gateway/s':>10} {'repo/s':>8} {'raw/s':>8} "
@@ -296,7 +311,7 @@ def run(args: argparse.Namespace) -> None:
                 tenant, readings = f"bench-{path}-{number + 1}", fresh(base)
                 if path == "gateway":
                     result[path] = bench_gateway(gateway, tenant, readings, args.batch,
-                                                 args.concurrency)
+                                                 args.agents, args.concurrency)
                 elif path == "repository":
                     result[path] = bench_repository(repository, tenant, readings, args.batch)
                 else:

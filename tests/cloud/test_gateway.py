@@ -15,6 +15,7 @@ import grpc
 import pytest
 from kdfm_agent.uplink.errors import GatewayRefusedError, GatewayUnavailableError
 from kdfm_agent.uplink.grpc import ClientTls, GatewayClient
+from kdfm_cloud.errors import ConfigError
 from kdfm_cloud.gateway.server import running_gateway
 from kdfm_cloud.pki import CertificateAuthority
 from kdfm_cloud.settings import GatewaySettings
@@ -265,5 +266,20 @@ def test_tls_below_1_2_is_refused(repository: SqlRepository, pki: Pki) -> None:
             "TLSv1.2"
         with pytest.raises((ssl.SSLError, OSError)):
             await asyncio.to_thread(_handshake, port, pki, ssl.TLSVersion.TLSv1_1)
+
+    run_with_gateway(repository, pki.gateway_settings(), body)
+
+
+def test_a_second_gateway_on_the_same_port_is_refused(repository: SqlRepository,
+                                                      pki: Pki) -> None:
+    # grpc lets sockets share a port by default (SO_REUSEPORT): a second gateway started by
+    # mistake would silently take half of the agents' connections.
+    async def body(address: str) -> None:
+        second = pki.gateway_settings(listen=address)
+        with pytest.raises(ConfigError, match=f"gateway cannot listen on {address}"):
+            async with running_gateway(second, repository):
+                pass
+        async with client(address, pki) as gateway:  # the first one still serves
+            assert (await gateway.poll()).next_poll_seconds == 300
 
     run_with_gateway(repository, pki.gateway_settings(), body)

@@ -134,6 +134,19 @@ def server_credentials(settings: GatewaySettings) -> grpc.ServerCredentials:
     return CertificateFiles(settings.tls, client_ca=True).credentials()
 
 
+def _bind(server: grpc.aio.Server, listen: str, credentials: grpc.ServerCredentials,
+          what: str) -> int:
+    """The port bound for `listen`; ConfigError naming the address when it cannot be had."""
+    try:
+        port = server.add_secure_port(listen, credentials)
+    except RuntimeError as err:  # grpc raises on a failed bind ("Failed to bind ..."), or 0
+        raise ConfigError(f"gateway cannot listen on {listen}{what}: the address is in use "
+                          "or not an address of this host") from err
+    if port == 0:
+        raise ConfigError(f"gateway cannot listen on {listen}{what}")
+    return port
+
+
 @asynccontextmanager
 async def running_gateway(settings: GatewaySettings, repository: Repository, *,
                           signer: AgentSigner | None = None, broker: AgentBroker | None = None
@@ -144,11 +157,12 @@ async def running_gateway(settings: GatewaySettings, repository: Repository, *,
         ("grpc.max_send_message_length", settings.max_message_bytes),
         # Agents poll every few minutes; let idle connections go instead of piling up.
         ("grpc.max_connection_idle_ms", 15 * 60 * 1000),
+        # The gateway owns its port: a second one started by mistake on the same port fails
+        # instead of silently taking half of the agents' connections (grpc's default is 1).
+        ("grpc.so_reuseport", 0),
     ]
     server = grpc.aio.server(options=options)
-    port = server.add_secure_port(settings.listen, server_credentials(settings))
-    if port == 0:
-        raise ConfigError(f"gateway cannot listen on {settings.listen}")
+    port = _bind(server, settings.listen, server_credentials(settings), "")
     # Told to enrolled agents: the configured address, else the mutual-TLS port as bound.
     advertise = settings.enroll.advertise or f"{settings.listen.rsplit(':', 1)[0]}:{port}"
     servicer = GatewayServicer(repository, settings, advertise=advertise, signer=signer,
@@ -159,10 +173,9 @@ async def running_gateway(settings: GatewaySettings, repository: Repository, *,
     server.add_generic_rpc_handlers((admin.handler(),))
     enroll_port = None
     if settings.enroll.listen:
-        enroll_port = server.add_secure_port(
-            settings.enroll.listen, CertificateFiles(settings.tls, client_ca=False).credentials())
-        if enroll_port == 0:
-            raise ConfigError(f"gateway cannot listen on {settings.enroll.listen} (enrolment)")
+        enroll_port = _bind(server, settings.enroll.listen,
+                            CertificateFiles(settings.tls, client_ca=False).credentials(),
+                            " (enrolment)")
     await server.start()
     for path, bound in ((settings.port_file, port), (settings.enroll.port_file, enroll_port)):
         if path and bound is not None:

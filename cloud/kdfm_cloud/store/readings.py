@@ -21,7 +21,7 @@ import hashlib
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +34,8 @@ _DEVICE_ATTRIBUTES = ("serial_number", "mac_address", "vendor", "model", "agent_
                       "target", "last_seen")
 _DEVICE_CACHE_SIZE = 200_000
 """Device ids a repository keeps in memory; past that it starts afresh (at ~150 bytes each)."""
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+"""Timestamp's zero; seconds and microseconds are added to it (ToDatetime, without its checks)."""
 _SUPPLY_STATES = {value.number: value.name.removeprefix("SUPPLY_STATE_").lower()
                   for value in reading_pb2.SupplyState.DESCRIPTOR.values}
 
@@ -60,8 +62,9 @@ _C_NAME, _C_UNIT, _C_SOURCE = (_width(tables.counters.c[name])
                                for name in ("name", "unit", "source"))
 _A_SEVERITY, _A_CODE, _A_GROUP, _A_DESCRIPTION = (
     _width(tables.alerts.c[name]) for name in ("severity", "code", "alert_group", "description"))
-_D_WIDTHS = {name: _width(tables.devices.c[name])
-             for name in ("serial_number", "mac_address", "vendor", "model", "address", "target")}
+_D_SERIAL, _D_MAC, _D_VENDOR, _D_MODEL, _D_ADDRESS, _D_TARGET = (
+    _width(tables.devices.c[name])
+    for name in ("serial_number", "mac_address", "vendor", "model", "address", "target"))
 _D_KEY = _width(tables.devices.c.device_key)
 
 
@@ -227,9 +230,6 @@ class ReadingWriter:
             else operator.itemgetter(*compiled.positiontup))
         processor = d.c.last_seen.type.dialect_impl(dialect).bind_processor(dialect)
         self._bind_datetime: Any = processor or (lambda value: value)
-        self._seen = sa.select(r.c.reading_id).where(
-            r.c.tenant == sa.bindparam("tenant"),
-            r.c.reading_id.in_(sa.bindparam("ids", expanding=True)))
         self._max_devices = sa.select(t.c.max_devices).where(t.c.tenant == sa.bindparam("tenant"))
         # FOR UPDATE (PostgreSQL): two uploads of a limited tenant count its devices one after
         # the other. SQLite takes the database's write lock at BEGIN already.
@@ -263,7 +263,9 @@ class ReadingWriter:
             reading_id = reading.reading_id
             if reading_id in unique:
                 continue
-            collected_at = reading.collected_at.ToDatetime(tzinfo=UTC)
+            stamp = reading.collected_at  # in Timestamp's range (gateway.validate)
+            collected_at = _EPOCH + timedelta(seconds=stamp.seconds,
+                                              microseconds=stamp.nanos // 1000)
             unique[reading_id] = _Prepared(
                 reading=reading, key=device_key(reading), collected_at=collected_at,
                 row={"tenant": tenant, "reading_id": reading_id, "agent_id": agent_id,
@@ -279,20 +281,28 @@ class ReadingWriter:
     def store(self, conn: sa.Connection, upload: PreparedUpload) -> StoreOutcome:
         """Store the new readings of a prepared upload on `conn` (the caller's transaction)."""
         agent, unique = upload.agent, upload.unique
-        seen = set(conn.scalars(self._seen, {"tenant": agent.tenant, "ids": list(unique)}))
-        new = [p for i, p in unique.items() if i not in seen]
+        # No query for the ids stored before: the INSERT .. ON CONFLICT DO NOTHING of the
+        # readings says which are new, so the common upload (all new) costs one statement
+        # less. A replayed reading moves its device like any other, which changes nothing:
+        # the device moves forward only, and this reading moved it when first stored.
+        new = list(unique.values())
         refused: dict[str, str] = {}
+        inserted: set[str] = set()
         if new:
             new, refused = self._within_quota(conn, agent, new)
-        inserted: set[str] = set()
         if new:
             devices = self._devices(conn, upload, new)
             inserted = self._readings(conn, new, devices)
         stored = tuple(i for i in unique if i in inserted)
-        # Everything else was there before: earlier uploads, a racing upload, or this batch.
-        replayed = [i for i in upload.ids if i not in refused]
-        for reading_id in stored:
-            replayed.remove(reading_id)
+        # Everything else was there before: earlier uploads, a racing upload, or this batch
+        # (the first of an id stored now counts as stored, its repeats as replays).
+        replayed: list[str] = []
+        first = set(stored)
+        for reading_id in upload.ids:
+            if reading_id in first:
+                first.remove(reading_id)
+            elif reading_id not in refused:
+                replayed.append(reading_id)
         return StoreOutcome(stored=stored, replayed=tuple(replayed),
                             refused=tuple(refused.items()))
 
@@ -322,33 +332,52 @@ class ReadingWriter:
     def _devices(self, conn: sa.Connection, upload: PreparedUpload,
                  new: Sequence[_Prepared]) -> dict[str, int]:
         """Create or update the devices of the readings; answers device_key -> id."""
-        agent = upload.agent
+        tenant, agent_id = upload.agent.tenant, upload.agent.agent_id
         newest: dict[str, _Prepared] = {}
         first: dict[str, datetime] = {}
         for p in new:
-            if p.key not in newest or p.collected_at > newest[p.key].collected_at:
-                newest[p.key] = p
-            first[p.key] = min(p.collected_at, first.get(p.key, p.collected_at))
+            key, at = p.key, p.collected_at
+            other = newest.get(key)
+            if other is None:
+                newest[key], first[key] = p, at
+            elif at > other.collected_at:
+                newest[key] = p
+            elif at < first[key]:
+                first[key] = at
         ids: dict[str, int] = {}
         created: list[dict[str, Any]] = []
         known: list[dict[str, Any]] = []
         updates: list[Any] = []
-        last_seen, to_params, widths = self._bind_datetime, self._update_params, _D_WIDTHS
-        for key, p in newest.items():
+        last_seen, to_params, remembered = (self._bind_datetime, self._update_params,
+                                            self._device_ids)
+        nul, shown = _NUL, _NUL_SHOWN
+        # In key order: two gateways (or workers) updating the same devices lock their rows
+        # in the same order and so never deadlock (PostgreSQL).
+        for key in sorted(newest):
+            p = newest[key]
             reading, identity = p.reading, p.reading.identity
+            has = identity.HasField
+            serial, mac, vendor, model = (identity.serial_number, identity.mac_address,
+                                          identity.vendor, identity.model)
+            address, target = reading.address, reading.target
             # Cut to their columns: the device key (made from the whole values) tells two
-            # printers apart, these columns only show them.
-            row = {"tenant": agent.tenant, "device_key": key, "first_seen": first[key],
+            # printers apart, these columns only show them. (_cut and _opt inlined: this
+            # runs for every device of every upload.)
+            row = {"tenant": tenant, "device_key": key, "first_seen": first[key],
                    "last_seen": p.collected_at,
-                   "serial_number": _cut(_opt(identity, "serial_number"),
-                                         widths["serial_number"]),
-                   "mac_address": _cut(_opt(identity, "mac_address"), widths["mac_address"]),
-                   "vendor": _cut(_opt(identity, "vendor"), widths["vendor"]),
-                   "model": _cut(_opt(identity, "model"), widths["model"]),
-                   "agent_id": agent.agent_id,
-                   "address": _cut(_opt(reading, "address"), widths["address"]),
-                   "target": _cut(reading.target, widths["target"])}
-            device_id = self._device_ids.get((agent.tenant, key))
+                   "serial_number": serial[:_D_SERIAL].replace(nul, shown)
+                   if serial or has("serial_number") else None,
+                   "mac_address": mac[:_D_MAC].replace(nul, shown)
+                   if mac or has("mac_address") else None,
+                   "vendor": vendor[:_D_VENDOR].replace(nul, shown)
+                   if vendor or has("vendor") else None,
+                   "model": model[:_D_MODEL].replace(nul, shown)
+                   if model or has("model") else None,
+                   "agent_id": agent_id,
+                   "address": address[:_D_ADDRESS].replace(nul, shown)
+                   if address or reading.HasField("address") else None,
+                   "target": target[:_D_TARGET].replace(nul, shown)}
+            device_id = remembered.get((tenant, key))
             if device_id is None:
                 created.append(row)
             else:

@@ -17,7 +17,7 @@ from kdfm_proto.v1 import gateway_pb2, reading_pb2
 from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 
-from kdfm_cloud.store import migrate, tables
+from kdfm_cloud.store import engines, migrate, tables
 from kdfm_cloud.store.readings import ReadingWriter, device_key, supply_state_name
 from kdfm_cloud.store.repository import (
     DEFAULT_LEASE,
@@ -165,7 +165,7 @@ class SqlRepository:
         return bool(result.rowcount)
 
     def task_state(self, task_id: str) -> str | None:
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             state = conn.scalar(sa.select(tables.tasks.c.state)
                                 .where(tables.tasks.c.task_id == task_id))
         return None if state is None else str(state)
@@ -178,7 +178,7 @@ class SqlRepository:
             query = query.where(t.c.tenant == tenant)
         if agent_id is not None:
             query = query.where(t.c.agent_id == agent_id)
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             rows = conn.execute(query).all()
         return [TaskRow(tenant=r.tenant, agent_id=r.agent_id, task_id=r.task_id,
                         kind=gateway_pb2.Task.FromString(r.task_pb).WhichOneof("kind") or "none",
@@ -204,7 +204,7 @@ class SqlRepository:
     def config_if_changed(self, agent: AgentKey,
                           known_version: int) -> gateway_pb2.AgentConfig | None:
         a = tables.agents
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             row = conn.execute(sa.select(a.c.config_version, a.c.config_pb)
                                .where(*self._agent_is(agent))).first()
         if row is None or row.config_pb is None or row.config_version == known_version:
@@ -218,7 +218,7 @@ class SqlRepository:
         query = sa.select(d).order_by(d.c.tenant, d.c.id)
         if tenant is not None:
             query = query.where(d.c.tenant == tenant)
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             rows = conn.execute(query).all()
         return [DeviceRow(tenant=r.tenant, device_id=r.id, serial_number=r.serial_number,
                           mac_address=r.mac_address, vendor=r.vendor, model=r.model,
@@ -232,7 +232,7 @@ class SqlRepository:
                  .order_by(r.c.collected_at.desc(), r.c.id.desc()).limit(limit))
         if tenant is not None:
             query = query.where(r.c.tenant == tenant)
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             rows = conn.execute(query).all()
         return [ReadingRow(tenant=x.tenant, reading_id=x.reading_id, agent_id=x.agent_id,
                            device_id=x.device_id, serial_number=x.serial_number,
@@ -243,7 +243,7 @@ class SqlRepository:
     def reading_body(self, tenant: str, reading_id: str) -> reading_pb2.Reading | None:
         """The stored reading as the agent sent it (None: no such reading)."""
         r = tables.readings
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             body = conn.scalar(sa.select(r.c.reading_pb).where(r.c.tenant == tenant,
                                                                r.c.reading_id == reading_id))
         return None if body is None else reading_pb2.Reading.FromString(body)
@@ -253,7 +253,7 @@ class SqlRepository:
         query = sa.select(r.c.reading_id).order_by(r.c.id)
         if tenant is not None:
             query = query.where(r.c.tenant == tenant)
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             return list(conn.scalars(query))
 
     def _latest(self) -> sa.ScalarSelect[Any]:
@@ -270,7 +270,7 @@ class SqlRepository:
                  .order_by(d.c.tenant, d.c.id, s.c.kind, s.c.idx))
         if tenant is not None:
             query = query.where(d.c.tenant == tenant)
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             rows = conn.execute(query).all()
         return [SupplyRow(tenant=x.tenant, device_id=x.device_id, serial_number=x.serial_number,
                           model=x.model, kind=x.kind, index=x.idx, description=x.description,
@@ -287,7 +287,7 @@ class SqlRepository:
                  .order_by(d.c.tenant, d.c.id, a.c.idx))
         if tenant is not None:
             query = query.where(d.c.tenant == tenant)
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             rows = conn.execute(query).all()
         return [AlertRow(tenant=x.tenant, device_id=x.device_id, serial_number=x.serial_number,
                          model=x.model, index=x.idx, severity=x.severity, code=x.code,

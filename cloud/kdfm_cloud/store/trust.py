@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from kdfm_cloud import activation, identity
 from kdfm_cloud.errors import IdentityError
-from kdfm_cloud.store import tables
+from kdfm_cloud.store import engines, tables
 from kdfm_cloud.store.repository import AgentKey
 from kdfm_cloud.tenants import (
     MAX_TEXT,
@@ -119,6 +119,15 @@ class Claim:
     """A good code of a tenant at its agent quota: said to the caller; the code stays good."""
 
 
+# The gateway asks it on every call: one statement, built once.
+_REVOKED = sa.select(
+    sa.select(tables.agents.c.revoked_at).where(
+        tables.agents.c.tenant == sa.bindparam("tenant"),
+        tables.agents.c.agent_id == sa.bindparam("agent_id")).scalar_subquery(),
+    sa.select(tables.agent_certificates.c.revoked_at).where(
+        tables.agent_certificates.c.serial == sa.bindparam("serial")).scalar_subquery())
+
+
 class TrustRepository:
     """Tenants, codes, certificates and revocations on the repository's engine."""
 
@@ -139,7 +148,7 @@ class TrustRepository:
     def tenant(self, name: str) -> TenantRow | None:
         """The tenant, or None."""
         t = tables.tenants
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             row = conn.execute(sa.select(t).where(t.c.tenant == name)).first()
         return None if row is None else self._tenant_row(row)
 
@@ -206,7 +215,7 @@ class TrustRepository:
     def usage(self, name: str) -> TenantUsage:
         """How many agents (enrolled, not revoked) and devices the tenant has now."""
         d = tables.devices
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             agents = self._agents_active(conn, name)
             devices = conn.scalar(sa.select(sa.func.count()).select_from(d).where(
                 d.c.tenant == name))
@@ -263,7 +272,7 @@ class TrustRepository:
     def code(self, code_id: str) -> CodeRow | None:
         """A stored code by its id (for the CLI and tests)."""
         c = tables.activation_codes
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             row = conn.execute(sa.select(c).where(c.c.code_id == code_id)).first()
         if row is None:
             return None
@@ -275,7 +284,7 @@ class TrustRepository:
     def source_failures(self, source: str) -> int:
         """Failed enrolments remembered for a source address."""
         s = tables.enroll_sources
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             return int(conn.scalar(sa.select(s.c.failures).where(s.c.source == source)) or 0)
 
     def claim_code(self, code: str, source: str, limits: EnrollLimits,
@@ -410,14 +419,11 @@ class TrustRepository:
 
     def refusal(self, agent: AgentKey, serial: str) -> str | None:
         """Why the agent's certificate must be refused (revoked), or None."""
-        a, cert = tables.agents, tables.agent_certificates
-        with self._engine.connect() as conn:
-            revoked = conn.scalar(sa.select(a.c.revoked_at).where(
-                a.c.tenant == agent.tenant, a.c.agent_id == agent.agent_id))
-            if revoked is not None:
-                return f"agent {agent.agent_id} was revoked"
-            serial_revoked = conn.scalar(sa.select(cert.c.revoked_at).where(
-                cert.c.serial == serial))
+        with engines.read(self._engine) as conn:
+            agent_revoked, serial_revoked = conn.execute(_REVOKED, {
+                "tenant": agent.tenant, "agent_id": agent.agent_id, "serial": serial}).one()
+        if agent_revoked is not None:
+            return f"agent {agent.agent_id} was revoked"
         if serial_revoked is not None:
             return f"certificate {serial} was revoked"
         return None
@@ -428,7 +434,7 @@ class TrustRepository:
         query = sa.select(a.c.tenant, a.c.agent_id).where(a.c.agent_id == agent_id)
         if tenant is not None:
             query = query.where(a.c.tenant == tenant)
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             rows = conn.execute(query).all()
         if not rows:
             raise TrustError(f"no agent {agent_id!r}" + (f" in tenant {tenant!r}" if tenant
@@ -456,7 +462,7 @@ class TrustRepository:
     def serials(self, agent: AgentKey) -> list[str]:
         """Serials of every certificate issued to the agent, oldest first."""
         cert = tables.agent_certificates
-        with self._engine.connect() as conn:
+        with engines.read(self._engine) as conn:
             return list(conn.scalars(sa.select(cert.c.serial).where(
                 cert.c.tenant == agent.tenant, cert.c.agent_id == agent.agent_id)
                 .order_by(cert.c.issued_at)))
