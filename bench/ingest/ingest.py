@@ -1,13 +1,15 @@
 """Ingest benchmark: how much slower is a reading through the gateway than a raw INSERT?
 
 Three paths store the same readings into the same database (each under its own tenant):
-  gateway     agents' path: GatewayClient -> mutual TLS gRPC -> `kdfm-cloud serve` (a real
-              process) -> repository -> database
+  gateway     agents' path: many agents, each on a connection of its own (GatewayClient ->
+              mutual TLS gRPC) -> `kdfm-cloud serve` (real processes: `--workers`, default
+              one per CPU, sharing the port) -> repository -> database
   repository  the same repository call in this process, without gRPC/TLS
   raw         the same rows, made beforehand, with SQLAlchemy Core executemany (the store's
               technique for these tables): per batch one transaction, one multi-row INSERT ..
               RETURNING of the readings, one executemany per part table; the devices exist
-              already (written outside the timing)
+              already (written outside the timing). One writer process by default: SQLite
+              writes one transaction at a time, and `--raw-writers 2` was no faster.
 Prints readings/s and CPU per reading of each path, and the ratios to raw, per round and over all
 rounds. A warm-up round is not counted; the rounds alternate the order of the paths so that the
 load of a shared machine falls on all alike. Absolute numbers are noise on a shared machine; the
@@ -19,7 +21,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
+import queue
 import signal
 import socket
 import statistics
@@ -28,7 +32,7 @@ import sys
 import tempfile
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -114,11 +118,13 @@ class Gateway:
 
     @property
     def cpu(self) -> float:
-        return cpu_of(psutil.Process(self.process.pid))
+        """CPU seconds of the gateway: the process and its workers (gateway.workers)."""
+        process = psutil.Process(self.process.pid)
+        return sum(cpu_of(p) for p in [process, *process.children(recursive=True)])
 
 
 @contextlib.contextmanager
-def running_gateway(work: Path, database: str, batch: int) -> Iterator[Gateway]:
+def running_gateway(work: Path, database: str, batch: int, workers: int) -> Iterator[Gateway]:
     ca = CertificateAuthority.create()
     cert, key = ca.issue_server().write(work, "gateway")
     (work / "ca.crt").write_bytes(ca.cert_pem)
@@ -126,6 +132,7 @@ def running_gateway(work: Path, database: str, batch: int) -> Iterator[Gateway]:
     config = work / "cloud.yaml"
     config.write_text(yaml.safe_dump({
         "gateway": {"listen": f"127.0.0.1:{port}", "max_readings_per_upload": max(500, batch),
+                    "workers": workers,
                     "tls": {"cert_file": str(cert), "key_file": str(key),
                             "client_ca_file": str(work / "ca.crt")}},
         "store": {"database": database}}))
@@ -162,13 +169,13 @@ def bench_gateway(gateway: Gateway, tenant: str, readings: list[pb.Reading], bat
                 for agent in keys]
             # Connections and TLS handshakes outside the timing.
             await asyncio.gather(*(client.poll() for client in clients))
-            queue: asyncio.Queue[list[pb.Reading]] = asyncio.Queue()
+            pending: asyncio.Queue[list[pb.Reading]] = asyncio.Queue()
             for chunk in batches(readings, batch):
-                queue.put_nowait(chunk)
+                pending.put_nowait(chunk)
 
             async def worker(client: GatewayClient) -> None:
-                while not queue.empty():
-                    chunk = queue.get_nowait()
+                while not pending.empty():
+                    chunk = pending.get_nowait()
                     response = await client.upload(chunk)
                     assert len(response.acknowledged) == len(chunk), response.rejected
 
@@ -193,9 +200,13 @@ def bench_repository(repository: SqlRepository, tenant: str, readings: list[pb.R
     return time.perf_counter() - t0, time.process_time() - cpu
 
 
-def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading],
-              batch: int) -> tuple[float, float]:
-    """executemany of the same rows, serialized beforehand; one device row per serial."""
+def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading], batch: int,
+              start: Callable[[], object] = lambda: None) -> tuple[float, float, float]:
+    """(start, end, CPU s) of executemany of the same rows, made beforehand.
+
+    One device row per serial, also written beforehand. `start` is called right before the
+    timing begins (the writers' barrier).
+    """
     now = datetime.now(UTC)
     with engine.begin() as conn:
         serials = sorted({r.identity.serial_number for r in readings})
@@ -228,6 +239,7 @@ def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading],
         ))
     insert_readings = tables.readings.insert().returning(tables.readings.c.reading_id,
                                                          tables.readings.c.id)
+    start()
     cpu, t0 = time.process_time(), time.perf_counter()
     for chunk in batches(prepared, batch):
         with engine.begin() as conn:
@@ -248,7 +260,67 @@ def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading],
             conn.execute(tables.supplies.insert(), supplies)
             conn.execute(tables.counters.insert(), counters)
             conn.execute(tables.alerts.insert(), alerts)
-    return time.perf_counter() - t0, time.process_time() - cpu
+    return t0, time.perf_counter(), time.process_time() - cpu
+
+
+def _raw_writer(database: str, tasks: Any, results: Any, barrier: Any) -> None:
+    """A raw writer process: runs bench_raw for each (tenant, readings, batch) it is given."""
+    repository = open_repository(database, migrate=False)
+    try:
+        while (task := tasks.get()) is not None:
+            tenant, payload, batch = task
+            readings = [pb.Reading.FromString(data) for data in payload]
+            results.put(bench_raw(repository.engine, tenant, readings, batch, barrier.wait))
+    finally:
+        repository.close()
+
+
+class RawWriters:
+    """Processes inserting raw rows at the same time, as many as the gateway has workers.
+
+    SQLite writes one transaction at a time, so a second raw writer can only wait for the
+    lock; it is measured anyway, so that the gateway's workers are compared with as many raw
+    writers, not with one. Each writer stores its share of the batches under a tenant of its
+    own; all start their timing together (a barrier), and the path's time runs from the first
+    start to the last end.
+    """
+
+    def __init__(self, database: str, count: int) -> None:
+        context = multiprocessing.get_context("spawn")  # no fork of a process running grpc
+        self._results = context.Queue()
+        # Kept here: the children open it by name after the start, and it ends with its object.
+        self._barrier = context.Barrier(count)
+        self._tasks = [context.Queue() for _ in range(count)]
+        self._processes = [context.Process(target=_raw_writer, daemon=True,
+                                           args=(database, tasks, self._results, self._barrier))
+                           for tasks in self._tasks]
+        for process in self._processes:
+            process.start()
+
+    def run(self, tenant: str, readings: list[pb.Reading], batch: int) -> tuple[float, float]:
+        """(seconds, CPU s) of the writers storing `readings` together."""
+        parts = batches(batches(readings, batch), -(-len(readings) // batch // len(self._tasks)))
+        if len(parts) != len(self._tasks):
+            raise SystemExit(f"{len(readings)} readings in batches of {batch} cannot be shared "
+                             f"by {len(self._tasks)} raw writers")
+        for number, (tasks, part) in enumerate(zip(self._tasks, parts, strict=True)):
+            tasks.put((f"{tenant}-w{number}",
+                       [r.SerializeToString() for chunk in part for r in chunk], batch))
+        done = []
+        while len(done) < len(self._tasks):
+            try:
+                done.append(self._results.get(timeout=1))
+            except queue.Empty:
+                if not all(process.is_alive() for process in self._processes):
+                    raise SystemExit("a raw writer process died (its error is above)") from None
+        return (max(end for _, end, _ in done) - min(start for start, _, _ in done),
+                sum(cpu for *_, cpu in done))
+
+    def close(self) -> None:
+        for tasks in self._tasks:
+            tasks.put(None)
+        for process in self._processes:
+            process.join(timeout=60)
 
 
 def main() -> None:
@@ -260,6 +332,12 @@ def main() -> None:
                              "(default 8)")
     parser.add_argument("--concurrency", type=int, default=1,
                         help="uploads each agent keeps in flight (default 1)")
+    parser.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                        help="gateway.workers (default: one per CPU)")
+    parser.add_argument("--raw-writers", type=int, default=1,
+                        help="processes inserting the raw rows at the same time (default 1: "
+                             "SQLite writes one transaction at a time, and a second writer "
+                             "only made raw slower)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of all three paths, in alternating order, after one "
                              "uncounted warm-up round (default 5)")
@@ -287,8 +365,8 @@ def run(args: argparse.Namespace) -> None:
         n = len(base)
         kind = "postgresql" if "://" not in database else database.split(":", 1)[0]
         print(f"ingest of {n} readings per path and round ({args.batch}/batch, "
-              f"{args.agents} agents x {args.concurrency} uploads in flight through the "
-              f"gateway) into {kind}, "
+              f"{args.agents} agents x {args.concurrency} uploads in flight through a gateway "
+              f"of {args.workers} worker(s); {args.raw_writers} raw writer(s)) into {kind}, "
               f"cpus={os.cpu_count()}, {args.rounds} rounds, load average "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"{'round':>5} {'order':<26} {'gateway/s':>10} {'repo/s':>8} {'raw/s':>8} "
@@ -296,10 +374,12 @@ def run(args: argparse.Namespace) -> None:
         results: list[dict[str, tuple[float, ...]]] = []
         # One engine per path for the whole run, so that neither compiles its statements in
         # a timed round.
-        repository, raw = open_repository(database), open_repository(database)
+        repository = open_repository(database)
         stack.callback(repository.close)
+        raw = RawWriters(database, args.raw_writers)
         stack.callback(raw.close)
-        gateway = stack.enter_context(running_gateway(work, database, args.batch))
+        gateway = stack.enter_context(running_gateway(work, database, args.batch,
+                                                      args.workers))
         for number in range(-1, args.rounds):
             # Round 0 warms up and is not counted: the gateway is a long-running process,
             # and its first uploads compile statements and fill caches. Alternating order:
@@ -315,7 +395,7 @@ def run(args: argparse.Namespace) -> None:
                 elif path == "repository":
                     result[path] = bench_repository(repository, tenant, readings, args.batch)
                 else:
-                    result[path] = bench_raw(raw.engine, tenant, readings, args.batch)
+                    result[path] = raw.run(tenant, readings, args.batch)
             if number >= 0:
                 results.append(result)
             g, r, w = result["gateway"], result["repository"], result["raw"]

@@ -90,6 +90,8 @@ class GatewaySettings:
     """Enrolment of new agents (its own server-authenticated port)."""
     admin_identities: tuple[str, ...] = ()
     """Operator names (URI SAN kdfm://operator/<name>) allowed the TenantAdmin API; empty: none."""
+    workers: int = 1
+    """Gateway processes sharing the listen port, one core each; more than 1 needs fixed ports."""
 
 
 @dataclass(frozen=True, slots=True)

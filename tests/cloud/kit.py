@@ -173,13 +173,13 @@ class Service:
 
 
 def gateway_service(pki: Pki, directory: Path, database: str, port: int,
-                    poll_interval_seconds: int = 300) -> Service:
+                    poll_interval_seconds: int = 300, workers: int = 1) -> Service:
     """`kdfm-cloud serve` on `port` with this PKI (not started)."""
     directory.mkdir(parents=True, exist_ok=True)
     config = directory / "cloud.yaml"
     config.write_text(yaml.safe_dump({
         "gateway": {"listen": f"127.0.0.1:{port}", "poll_interval_seconds": poll_interval_seconds,
-                    "shutdown_grace_seconds": 5.0,
+                    "shutdown_grace_seconds": 5.0, "workers": workers,
                     "tls": {"cert_file": str(pki.server_cert), "key_file": str(pki.server_key),
                             "client_ca_file": str(pki.ca_file)}},
         "store": {"database": database},

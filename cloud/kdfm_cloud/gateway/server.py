@@ -157,9 +157,10 @@ async def running_gateway(settings: GatewaySettings, repository: Repository, *,
         ("grpc.max_send_message_length", settings.max_message_bytes),
         # Agents poll every few minutes; let idle connections go instead of piling up.
         ("grpc.max_connection_idle_ms", 15 * 60 * 1000),
-        # The gateway owns its port: a second one started by mistake on the same port fails
-        # instead of silently taking half of the agents' connections (grpc's default is 1).
-        ("grpc.so_reuseport", 0),
+        # Workers share the port (gateway.workers); a lone gateway owns it, so a second one
+        # started by mistake on the same port fails instead of silently taking half of the
+        # agents' connections (grpc's default is to share).
+        ("grpc.so_reuseport", 1 if settings.workers > 1 else 0),
     ]
     server = grpc.aio.server(options=options)
     port = _bind(server, settings.listen, server_credentials(settings), "")

@@ -36,7 +36,7 @@ class _WriterLock:
     The thread lock queues the transactions of this process; the flock() on the lock file
     queues processes (the kernel drops it when a process dies, so a killed writer never
     leaves the database locked). flock() cannot wait with a timeout, so another process's
-    turn is polled in short steps (0.1 ms growing to 2 ms): far closer to the moment the
+    turn is polled in short steps (0.1 ms growing to 0.5 ms): far closer to the moment the
     database is free than SQLite's busy handler.
     """
 
@@ -66,7 +66,7 @@ class _WriterLock:
                             f"database is locked: another process held {self._path} for "
                             f"{timeout:g} s") from None
                     time.sleep(pause)
-                    pause = min(pause * 2, 0.002)
+                    pause = min(pause * 2, 0.0005)
         except BaseException:
             self._thread.release()
             raise
