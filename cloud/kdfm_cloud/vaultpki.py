@@ -74,16 +74,24 @@ def ensure_tenant_role(client: hvac.Client, mount: str, tenant: str,
     current = _vault(lambda: _read_role(client, mount, role))
     if current is not None and current.get("max_ttl"):
         max_ttl = f"{int(current['max_ttl'])}s"
-    _vault(lambda: client.secrets.pki.create_or_update_role(role, {
+    params = tenant_role_params(tenant, max_ttl)
+    _vault(lambda: client.secrets.pki.create_or_update_role(role, params, mount_point=mount))
+    return role
+
+
+def tenant_role_params(tenant: str, max_ttl: str) -> dict[str, Any]:
+    """The tenant role's Vault parameters, the same as kdfm_operator's role_params (a contract
+    test keeps the two in step, as the layers forbid sharing the code)."""
+    return {
         "allow_any_name": True, "enforce_hostnames": False, "allow_ip_sans": False,
-        "allow_localhost": False, "allowed_uri_sans": [f"kdfm://tenant/{tenant}/agent/*"],
+        "allow_localhost": False,
+        "allowed_uri_sans": [f"kdfm://tenant/{identity.check_name('tenant', tenant)}/agent/*"],
         "server_flag": False, "client_flag": True, "code_signing_flag": False,
         "email_protection_flag": False, "key_usage": ["DigitalSignature"],
         "key_type": "any", "signature_bits": 256, "organization": [tenant],
         "use_csr_common_name": False, "use_csr_sans": False, "max_ttl": max_ttl,
         "no_store": False,
-    }, mount_point=mount))
-    return role
+    }
 
 
 def _read_role(client: hvac.Client, mount: str, role: str) -> dict[str, Any] | None:
