@@ -10,14 +10,30 @@ from typing import Any
 
 from kdfm_operator.reconcile.broker import SALT_BYTES, hash_password
 
+MANAGED_BY = {"app.kubernetes.io/managed-by": "kdfm-operator"}
+TENANT_COMPONENT = "tenant-broker-credentials"
+"""The ``app.kubernetes.io/component`` of the tenants' broker credential Secrets."""
+TENANT_SECRET_LABELS = {**MANAGED_BY, "app.kubernetes.io/component": TENANT_COMPONENT}
+# A broker's sync lists the tenant credentials by these labels in one request.
+TENANT_SECRET_SELECTOR = ",".join(f"{k}={v}" for k, v in sorted(TENANT_SECRET_LABELS.items()))
+
 
 def credential_secret(
-    name: str, namespace: str, owner: Mapping[str, Any], username: str
+    name: str,
+    namespace: str,
+    owner: Mapping[str, Any],
+    username: str,
+    *,
+    component: str | None = None,
 ) -> tuple[dict[str, Any], str]:
     """A Secret with a fresh credential (username, password, password hash) and that hash.
 
-    ``owner`` is the ownerReference that lets Kubernetes collect the Secret with its owner.
+    ``owner`` is the ownerReference that lets Kubernetes collect the Secret with its owner;
+    ``component`` becomes the ``app.kubernetes.io/component`` label when given.
     """
+    labels = dict(MANAGED_BY)
+    if component is not None:
+        labels["app.kubernetes.io/component"] = component
     password = secrets.token_urlsafe(24)
     hashed = hash_password(password, os.urandom(SALT_BYTES))
     secret = {
@@ -27,7 +43,7 @@ def credential_secret(
         "metadata": {
             "name": name,
             "namespace": namespace,
-            "labels": {"app.kubernetes.io/managed-by": "kdfm-operator"},
+            "labels": labels,
             "ownerReferences": [dict(owner)],
         },
         "data": {

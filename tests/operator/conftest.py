@@ -240,23 +240,27 @@ async def emulated_api(
     settings: OperatorSettings, *, server_ssl: ssl.SSLContext | None = None
 ) -> AsyncIterator[tuple[Any, str]]:
     """The stamping emulator with the KDFM CRDs; yields (emulator, base URL), https with TLS."""
-    crds = load_crds(settings.crd_dir)
     server_kwargs: dict[str, Any] = {}
     if server_ssl is not None:
         server_kwargs["server_cls"] = https_server_class(server_ssl)
     async with StampingEmulator() as emulator, kmock.Server(emulator, **server_kwargs) as server:
-        emulator.resources.load_bundled()
-        for crd in crds.values():
-            emulator.resources[kmock.resource(crd.group, crd.version, crd.plural)] = (
-                kmock.ResourceInfo(
-                    kind=crd.kind,
-                    singular=crd.kind.lower(),
-                    namespaced=True,
-                    subresources={"status"},
-                    verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
-                )
-            )
+        register_resources(emulator, settings)
         yield emulator, str(server.url).rstrip("/")
+
+
+def register_resources(emulator: Any, settings: OperatorSettings) -> None:
+    """Kubernetes' own kinds and the KDFM CRDs, namespaced with a status subresource."""
+    emulator.resources.load_bundled()
+    for crd in load_crds(settings.crd_dir).values():
+        emulator.resources[kmock.resource(crd.group, crd.version, crd.plural)] = (
+            kmock.ResourceInfo(
+                kind=crd.kind,
+                singular=crd.kind.lower(),
+                namespaced=True,
+                subresources={"status"},
+                verbs={"get", "list", "watch", "create", "update", "patch", "delete"},
+            )
+        )
 
 
 @contextlib.asynccontextmanager

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlencode
 
 import aiohttp
 
@@ -324,9 +325,13 @@ class KubeClient:
         result: dict[str, Any] = self._check("GET", url, status, payload)
         return result
 
-    async def list(self, api_version: str, kind: str, namespace: str) -> list[dict[str, Any]]:
-        """Every object of a kind in a namespace."""
+    async def list(
+        self, api_version: str, kind: str, namespace: str, *, label_selector: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Every object of a kind in a namespace; only those ``label_selector`` matches if given."""
         url = self._url(api_version, kind, namespace)
+        if label_selector:
+            url = f"{url}?{urlencode({'labelSelector': label_selector})}"
         status, payload = await self._request("GET", url)
         if status == 404:
             return []

@@ -7,7 +7,7 @@ the mounted Secret changes: clients stay connected.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +15,7 @@ from kdfm_operator import conditions as cond
 from kdfm_operator.clients.kube import KubeClient
 from kdfm_operator.context import OperatorContext
 from kdfm_operator.crds import GROUP, VERSION
-from kdfm_operator.credentials import credential_secret, read_field
+from kdfm_operator.credentials import TENANT_SECRET_SELECTOR, credential_secret, read_field
 from kdfm_operator.errors import DependencyNotReadyError, InvalidSpecError, OperatorError
 from kdfm_operator.handlers.outcome import fail_ready, owner_reference
 from kdfm_operator.reconcile import broker as rb
@@ -68,9 +68,10 @@ async def _cloud_hash(ctx: OperatorContext, kube: KubeClient, broker: Mapping[st
     return stored
 
 
-async def _bound_tenants(kube: KubeClient, namespace: str, broker: str) -> list[rb.BoundTenant]:
-    bound = []
-    for tenant in await kube.list(API, "Tenant", namespace):
+def bindings(tenants: Iterable[Mapping[str, Any]], broker: str) -> list[tuple[str, bool]]:
+    """(name, agreement signed) of each Tenant bound to ``broker`` that stays and parses."""
+    found = []
+    for tenant in tenants:
         meta = tenant.get("metadata") or {}
         if (tenant.get("spec") or {}).get("brokerRef", {}).get("name") != broker:
             continue
@@ -80,9 +81,31 @@ async def _bound_tenants(kube: KubeClient, namespace: str, broker: str) -> list[
             signed = rt.parse_spec(tenant["spec"]).agreement is not None
         except InvalidSpecError:
             continue
-        secret = await kube.get("v1", "Secret", namespace, tenant_secret_name(meta["name"]))
-        bound.append(rb.BoundTenant(meta["name"], signed, read_field(secret, "passwordHash")))
-    return bound
+        found.append((meta["name"], signed))
+    return found
+
+
+async def _bound_tenants(kube: KubeClient, namespace: str, broker: str) -> list[rb.BoundTenant]:
+    bound = bindings(await kube.list(API, "Tenant", namespace), broker)
+    if not bound:
+        return []
+    # One list for every tenant's credential, not one GET per tenant on each sync.
+    labelled = {
+        (secret.get("metadata") or {}).get("name"): secret
+        for secret in await kube.list(
+            "v1", "Secret", namespace, label_selector=TENANT_SECRET_SELECTOR
+        )
+    }
+    result = []
+    for name, signed in bound:
+        secret_name = tenant_secret_name(name)
+        secret = labelled.get(secret_name)
+        if secret is None and signed:
+            # Written before the Secrets were labelled (the tenant handler never rewrites one,
+            # it would lose the password): read it by name. An unsigned tenant's hash is unused.
+            secret = await kube.get("v1", "Secret", namespace, secret_name)
+        result.append(rb.BoundTenant(name, signed, read_field(secret, "passwordHash")))
+    return result
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 
 from kdfm_operator import conditions as cond
 from kdfm_operator.context import OperatorContext
-from kdfm_operator.credentials import credential_secret
+from kdfm_operator.credentials import TENANT_COMPONENT, credential_secret
 from kdfm_operator.errors import (
     GatewayUnavailableError,
     InvalidSpecError,
@@ -93,7 +93,9 @@ async def reconcile(
             existing = await kube.get("v1", "Secret", namespace, secret_name)
             if draft.agreement_signed and existing is None:
                 # create, never apply: a Secret written meanwhile keeps its password.
-                secret, _ = credential_secret(secret_name, namespace, owner_reference(body), name)
+                secret, _ = credential_secret(
+                    secret_name, namespace, owner_reference(body), name, component=TENANT_COMPONENT
+                )
                 await kube.create(secret)
             elif not draft.agreement_signed and existing is not None:
                 # No agreement, no credential: nothing of this tenant may reach the broker.
