@@ -138,6 +138,24 @@ def test_non_eu_region_and_partial_agreement_refused_by_name() -> None:
         rt.parse_spec(raw)
 
 
+@pytest.mark.parametrize(("field", "value", "message"), [
+    ("quotas", "10", "Tenant spec.quotas must be an object, not str '10'"),
+    ("quotas", {"maxAgents": "ten", "maxDevices": 5},
+     "Tenant spec.quotas.maxAgents must be an integer, not 'ten'"),
+    ("quotas", {"maxAgents": 5, "maxDevices": 2.5},
+     "Tenant spec.quotas.maxDevices must be an integer, not 2.5"),
+    ("brokerRef", ["kdfm-broker"], "Tenant spec.brokerRef must be an object, not list"),
+    ("dataProcessingAgreement", "signed",
+     "Tenant spec.dataProcessingAgreement must be an object, not str 'signed'"),
+])
+def test_a_malformed_field_is_refused_by_name(field: str, value: object, message: str) -> None:
+    # The CRD schema refuses these on a real API server; the operator must not crash on them
+    # where none checked (kopf's own tests, an older CRD).
+    with pytest.raises(InvalidSpecError) as refused:
+        rt.parse_spec(tenant_spec(**{field: value}))
+    assert str(refused.value).startswith(message)
+
+
 def test_password_hash_matches_mosquitto_format() -> None:
     salt = bytes(range(12))
     line = rb.hash_password("s3cret", salt)

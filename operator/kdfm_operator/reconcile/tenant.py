@@ -48,6 +48,7 @@ def parse_spec(spec: Mapping[str, Any]) -> TenantSpec:
         dpa = spec.get("dataProcessingAgreement")
         agreement = None
         if dpa:
+            dpa = _object(dpa, "dataProcessingAgreement")
             missing = [k for k in ("signedBy", "signedAt", "documentRef") if not dpa.get(k)]
             if missing:
                 raise InvalidSpecError(
@@ -63,17 +64,36 @@ def parse_spec(spec: Mapping[str, Any]) -> TenantSpec:
                     f"Tenant spec.dataProcessingAgreement.signedAt {agreement.signed_at!r} is "
                     "not an RFC 3339 time"
                 ) from err
-        quotas = spec["quotas"]
+        quotas = _object(spec["quotas"], "quotas")
         return TenantSpec(
             display_name=str(spec["displayName"]),
             region=region,
             agreement=agreement,
-            max_agents=int(quotas["maxAgents"]),
-            max_devices=int(quotas["maxDevices"]),
-            broker=str(spec["brokerRef"]["name"]),
+            max_agents=_count(quotas["maxAgents"], "quotas.maxAgents"),
+            max_devices=_count(quotas["maxDevices"], "quotas.maxDevices"),
+            broker=str(_object(spec["brokerRef"], "brokerRef")["name"]),
         )
     except KeyError as err:
         raise InvalidSpecError(f"Tenant spec lacks required field {err.args[0]!r}") from err
+
+
+def _object(value: Any, field: str) -> Mapping[str, Any]:
+    """`value` when it is an object; InvalidSpecError naming spec.<field> otherwise."""
+    if not isinstance(value, Mapping):
+        raise InvalidSpecError(
+            f"Tenant spec.{field} must be an object, not {type(value).__name__} {value!r}"
+        )
+    return value
+
+
+def _count(value: Any, field: str) -> int:
+    """`value` as an int; InvalidSpecError naming spec.<field> when it is not a whole number."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise InvalidSpecError(f"Tenant spec.{field} must be an integer, not {value!r}")
+    try:
+        return int(value)
+    except ValueError as err:
+        raise InvalidSpecError(f"Tenant spec.{field} must be an integer, not {value!r}") from err
 
 
 @dataclass(frozen=True)
