@@ -60,8 +60,11 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _without_port_files(settings: CloudSettings) -> CloudSettings:
-    """The settings of a worker other than the first: the workers share the ports, and the
-    first one writes them (two writers of one file could leave it half-written to a reader)."""
+    """The settings of a worker other than the first, which alone writes the port files.
+
+    The workers share the ports; two writers of one file could leave it half-written to a
+    reader.
+    """
     gateway = settings.gateway
     return dataclasses.replace(settings, gateway=dataclasses.replace(
         gateway, port_file="", enroll=dataclasses.replace(gateway.enroll, port_file="")))
