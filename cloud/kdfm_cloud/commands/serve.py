@@ -45,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
         signer = (AgentSigner.from_settings(settings.vault, settings.gateway.enroll.certificate_ttl)
                   if settings.vault.addr else None)
         broker = AgentBroker.from_settings(settings.broker_admin)
-        repository = open_repository(settings.store.database)
+        # A worker's supervisor has migrated the database already.
+        repository = open_repository(settings.store.database, migrate=args.worker is None)
     except CloudError as err:
         print(f"kdfm-cloud serve: {err}", file=sys.stderr)
         return CONFIG_ERROR
