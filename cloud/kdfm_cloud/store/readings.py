@@ -350,33 +350,22 @@ class ReadingWriter:
         updates: list[Any] = []
         last_seen, to_params, remembered = (self._bind_datetime, self._update_params,
                                             self._device_ids)
-        nul, shown = _NUL, _NUL_SHOWN
         # In key order: two gateways (or workers) updating the same devices lock their rows
         # in the same order and so never deadlock (PostgreSQL).
         for key in sorted(newest):
             p = newest[key]
             reading, identity = p.reading, p.reading.identity
-            has = identity.HasField
-            serial, mac, vendor, model = (identity.serial_number, identity.mac_address,
-                                          identity.vendor, identity.model)
-            address, target = reading.address, reading.target
             # Cut to their columns: the device key (made from the whole values) tells two
-            # printers apart, these columns only show them. (_cut and _opt inlined: this
-            # runs for every device of every upload.)
+            # printers apart, these columns only show them.
             row = {"tenant": tenant, "device_key": key, "first_seen": first[key],
                    "last_seen": p.collected_at,
-                   "serial_number": serial[:_D_SERIAL].replace(nul, shown)
-                   if serial or has("serial_number") else None,
-                   "mac_address": mac[:_D_MAC].replace(nul, shown)
-                   if mac or has("mac_address") else None,
-                   "vendor": vendor[:_D_VENDOR].replace(nul, shown)
-                   if vendor or has("vendor") else None,
-                   "model": model[:_D_MODEL].replace(nul, shown)
-                   if model or has("model") else None,
+                   "serial_number": _cut(_opt(identity, "serial_number"), _D_SERIAL),
+                   "mac_address": _cut(_opt(identity, "mac_address"), _D_MAC),
+                   "vendor": _cut(_opt(identity, "vendor"), _D_VENDOR),
+                   "model": _cut(_opt(identity, "model"), _D_MODEL),
                    "agent_id": agent_id,
-                   "address": address[:_D_ADDRESS].replace(nul, shown)
-                   if address or reading.HasField("address") else None,
-                   "target": target[:_D_TARGET].replace(nul, shown)}
+                   "address": _cut(_opt(reading, "address"), _D_ADDRESS),
+                   "target": _cut(reading.target, _D_TARGET)}
             device_id = remembered.get((tenant, key))
             if device_id is None:
                 created.append(row)
