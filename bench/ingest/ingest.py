@@ -201,7 +201,7 @@ def bench_repository(repository: SqlRepository, tenant: str, readings: list[pb.R
 
 
 def bench_raw(engine: sa.Engine, tenant: str, readings: list[pb.Reading], batch: int,
-              start: Callable[[], object] = lambda: None) -> tuple[float, float, float]:
+              start: Callable[[], object]) -> tuple[float, float, float]:
     """(start, end, CPU s) of executemany of the same rows, made beforehand.
 
     One device row per serial, also written beforehand. `start` is called right before the
@@ -276,13 +276,12 @@ def _raw_writer(database: str, tasks: Any, results: Any, barrier: Any) -> None:
 
 
 class RawWriters:
-    """Processes inserting raw rows at the same time, as many as the gateway has workers.
+    """Processes inserting raw rows at the same time (`--raw-writers`, one by default).
 
     SQLite writes one transaction at a time, so a second raw writer can only wait for the
-    lock; it is measured anyway, so that the gateway's workers are compared with as many raw
-    writers, not with one. Each writer stores its share of the batches under a tenant of its
-    own; all start their timing together (a barrier), and the path's time runs from the first
-    start to the last end.
+    lock; `--raw-writers N` measures that instead of assuming it. Each writer stores its share
+    of the batches under a tenant of its own; all start their timing together (a barrier), and
+    the path's time runs from the first start to the last end.
     """
 
     def __init__(self, database: str, count: int) -> None:
@@ -336,8 +335,8 @@ def main() -> None:
                         help="gateway.workers (default: one per CPU)")
     parser.add_argument("--raw-writers", type=int, default=1,
                         help="processes inserting the raw rows at the same time (default 1: "
-                             "SQLite writes one transaction at a time, and a second writer "
-                             "only made raw slower)")
+                             "SQLite writes one transaction at a time, and two writers were "
+                             "no faster)")
     parser.add_argument("--rounds", type=int, default=5,
                         help="rounds of all three paths, in alternating order, after one "
                              "uncounted warm-up round (default 5)")
